@@ -1,0 +1,45 @@
+"""The arbiter contract (plugins of ``fusionsdk.arbiters``).
+
+An arbiter looks at candidates that may disagree, measures the conflict, and resolves it (by
+confidence, a judge model, debate, escalation or a human). It returns a
+:class:`~fusionsdk.fusion.base.FusionResult`, so fusers and arbiters are interchangeable at the
+end of a graph.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
+from fusionsdk.plugin import PluginBase
+
+__all__ = ["Arbiter", "Conflict"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """How much the candidates disagree.
+
+    Attributes:
+        agreement: Share of candidates that agree with the most common answer (0..1).
+        conflicted: Whether the arbiter considers this a conflict to resolve.
+    """
+
+    agreement: float
+    conflicted: bool
+
+
+class Arbiter(PluginBase, ABC):
+    """Base class of arbiters."""
+
+    @abstractmethod
+    def detect(self, candidates: Sequence[Candidate]) -> Conflict:
+        """Measure disagreement among ``candidates``."""
+
+    @abstractmethod
+    async def resolve(
+        self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
+    ) -> FusionResult:
+        """Choose or produce the answer."""

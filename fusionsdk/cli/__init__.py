@@ -1,0 +1,1 @@
+"""fusionsdk.cli."""

@@ -1,0 +1,29 @@
+"""Options and helpers the built-in commands share."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from fusionsdk.providers.hub import ModelHub
+
+stdout = Console(highlight=False, soft_wrap=True)
+
+CONFIG_OPTION = typer.Option(
+    None, "--config", "-c", help="YAML config file (default: the embedded models smollm2 and gemma3)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def open_hub(config: Path | None) -> ModelHub:
+    """The hub of ``config``, or of the embedded models when no config is given."""
+    return ModelHub.from_file(config) if config is not None else ModelHub.embedded()
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on stdout (no colour, no wrapping)."""
+    typer.echo(json.dumps(data, ensure_ascii=False))

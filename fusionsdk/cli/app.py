@@ -1,0 +1,81 @@
+"""The ``fusionsdk`` command: a typer app whose subcommands are ``fusionsdk.commands`` plugins.
+
+It only parses, calls the library and prints. Errors print one line (a traceback with
+``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from fusionsdk.errors import ConfigError, FusionError, PluginError
+from fusionsdk.registry import PluginKind, default_registry
+
+__all__ = ["build_app", "main"]
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def build_app() -> typer.Typer:
+    """The root app with every command plugin mounted; a broken plugin is reported, skipped."""
+    app = typer.Typer(
+        name="fusionsdk",
+        help="Route, fan out, fuse and arbitrate across local and hosted LLMs.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def root(
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    ) -> None:
+        """fusionsdk: multi-LLM orchestration."""
+
+    registry = default_registry()
+    for record in registry.records(PluginKind.COMMANDS):
+        if record.status == "blocked":
+            continue
+        try:
+            command = registry.get(PluginKind.COMMANDS, record.qualified_name)().build()
+        except (FusionError, Exception) as err:  # one broken plugin must not take the CLI down
+            stderr.print(Text.assemble(("warning: ", "yellow"), f"command plugin '{record.name}' skipped: {err}"))
+            continue
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=record.name)
+        else:
+            app.command(name=record.name)(command)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        build_app()(args=args, prog_name="fusionsdk", standalone_mode=False)
+    except FusionError as err:
+        if debug:
+            traceback.print_exc()
+        stderr.print(Text.assemble(("error: ", "red"), str(err)))
+        return 2 if isinstance(err, ConfigError | PluginError) else 1
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

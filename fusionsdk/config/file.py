@@ -1,0 +1,96 @@
+"""Config files: safe YAML loading and the top-level :class:`FusionConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.validation import validate_model
+from fusionsdk.errors import ConfigError
+
+__all__ = ["FusionConfig", "load_config", "parse_config"]
+
+
+class FusionConfig(BaseModel):
+    """A whole config file (``version: 1``).
+
+    Attributes:
+        version: Config format version; only 1 exists.
+        models: Model specs by name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_models(cls, data: Any) -> Any:
+        """Each model's name is its key; a ``name:`` inside must agree."""
+        if isinstance(data, dict) and isinstance(data.get("models"), dict):
+            named = {}
+            for key, spec in data["models"].items():
+                if isinstance(spec, dict):
+                    if spec.get("name", key) != key:
+                        raise ValueError(f"models.{key}.name: must equal its key '{key}'")
+                    spec = {**spec, "name": key}
+                named[key] = spec
+            data = {**data, "models": named}
+        return data
+
+    @model_validator(mode="after")
+    def _check_fallbacks(self) -> FusionConfig:
+        known = sorted(self.models)
+        for name, spec in self.models.items():
+            for i, fallback in enumerate(spec.fallbacks):
+                if fallback not in self.models:
+                    raise ConfigError(
+                        f"unknown model '{fallback}' (known: {', '.join(known)})",
+                        path=f"models.{name}.fallbacks[{i}]",
+                    )
+        return self
+
+
+def parse_config(data: Any, source: str = "config") -> FusionConfig:
+    """Validate already-parsed config data; errors name the field path.
+
+    Raises:
+        ConfigError: The data is not a valid config.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a mapping with 'version' and 'models'")
+    if "version" not in data:
+        raise ConfigError("missing; this fusionsdk reads 'version: 1'", path="version")
+    try:
+        return validate_model(FusionConfig, data)
+    except ValueError as err:  # raised by our own validators with a path inside
+        raise ConfigError(str(err)) from None
+
+
+def load_config(path: str | Path) -> FusionConfig:
+    """Read a YAML (or JSON) config file with a safe loader and validate it.
+
+    Raises:
+        ConfigError: The file is missing, unreadable, not YAML, or not a valid config.
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {file}: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{file}{where}: {problem}") from None
+    return parse_config(data, source=str(file))

@@ -1,0 +1,160 @@
+"""The fusionsdk exception tree.
+
+Every error fusionsdk raises derives from :class:`FusionError`, so one ``except FusionError``
+catches them all. Third-party errors (LiteLLM, openai, httpx, llama.cpp) are translated at the
+provider boundary and never escape raw::
+
+    FusionError
+    ├── ConfigError              bad configuration; ``path`` names the offending field
+    ├── PluginError              a plugin is missing, ambiguous, broken or incompatible
+    ├── ProviderError            a model call failed; ``model`` and ``deployment`` say where
+    │   ├── AuthError            credentials refused (never retried)
+    │   │   └── SecretMissing    an ``api_key_env`` variable is unset (names it, never a value)
+    │   ├── BadRequest           the request was rejected as invalid (never retried)
+    │   │   └── ContextWindowExceeded   the prompt does not fit (never retried)
+    │   ├── RateLimited          throttled; ``retry_after`` in seconds when the server said
+    │   ├── ProviderTimeout      no answer within the timeout
+    │   ├── ProviderUnavailable  connection refused, 5xx, broken stream
+    │   └── CircuitOpen          the deployment's breaker is open; the call was not attempted
+    └── AllModelsFailed          a model and all its fallbacks failed; ``errors`` lists each
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllModelsFailed",
+    "AuthError",
+    "BadRequest",
+    "CircuitOpen",
+    "ConfigError",
+    "ContextWindowExceeded",
+    "FusionError",
+    "PluginError",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "SecretMissing",
+]
+
+
+class FusionError(Exception):
+    """Root of every error raised by fusionsdk."""
+
+
+class ConfigError(FusionError):
+    """A configuration value is invalid.
+
+    Args:
+        message: What is wrong.
+        path: Dotted path of the offending field (``models.gpt4o.base_url``), if known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class PluginError(FusionError):
+    """A plugin could not be found, chosen, imported or accepted."""
+
+
+class ProviderError(FusionError):
+    """A call to a model failed.
+
+    Args:
+        message: What happened, already free of secrets.
+        model: The configured model name.
+        deployment: The deployment that was called (provider and endpoint, no secrets).
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self, message: str, *, model: str | None = None, deployment: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.relabel(message, model=model, deployment=deployment)
+
+    def relabel(self, message: str, *, model: str | None, deployment: str | None) -> None:
+        """Set the message and where the error happened (the adapter fills these in)."""
+        self.message, self.model, self.deployment = message, model, deployment
+        where = f" [{model} @ {deployment}]" if model and deployment else ""
+        self.args = (f"{message}{where}",)
+
+
+class AuthError(ProviderError):
+    """The provider refused the credentials."""
+
+
+class SecretMissing(AuthError):
+    """The environment variable that should hold an API key is unset or empty.
+
+    Args:
+        env_var: The variable's name (its value is never part of any message).
+        model: The model that needs it.
+    """
+
+    def __init__(self, env_var: str, *, model: str | None = None) -> None:
+        self.env_var = env_var
+        who = f"model '{model}' needs" if model else "needs"
+        super().__init__(f"{who} an API key: set the environment variable {env_var}", model=model)
+
+
+class BadRequest(ProviderError):
+    """The provider rejected the request as invalid."""
+
+
+class ContextWindowExceeded(BadRequest):
+    """The prompt and requested output do not fit the model's context window."""
+
+
+class RateLimited(ProviderError):
+    """The provider throttled the call.
+
+    Args:
+        retry_after: Seconds the provider asked to wait, if it said.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        model: str | None = None,
+        deployment: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, model=model, deployment=deployment)
+
+
+class ProviderTimeout(ProviderError):
+    """The provider gave no (complete) answer within the timeout."""
+
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or failed on its side (5xx, dropped stream)."""
+
+    retryable = True
+
+
+class CircuitOpen(ProviderError):
+    """The deployment's circuit breaker is open, so the call was not attempted."""
+
+
+class AllModelsFailed(FusionError):
+    """A model and every one of its fallbacks failed.
+
+    Args:
+        errors: The error of each model tried, in order.
+    """
+
+    def __init__(self, errors: list[ProviderError]) -> None:
+        self.errors = errors
+        tried = "; ".join(f"{e.model}: {type(e).__name__}: {e.message}" for e in errors)
+        super().__init__(f"all {len(errors)} models failed ({tried})")

@@ -1,0 +1,153 @@
+"""The LiteLLM boundary: the only module that imports litellm or sees its exceptions.
+
+LiteLLM is imported lazily (it takes seconds and, unless told otherwise, fetches its price map
+over the network at import). Before the import we ask for the bundled price map, switch off its
+retries and debug banners, and install the secret filter on its loggers. Every exception it, the
+openai SDK or httpx raises is mapped to a :class:`~fusionsdk.errors.ProviderError` subclass here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from email.utils import parsedate_to_datetime
+from types import ModuleType
+from typing import Any
+
+from fusionsdk.errors import (
+    AuthError,
+    BadRequest,
+    ContextWindowExceeded,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from fusionsdk.providers.secrets import install_log_filter, redact
+
+__all__ = ["litellm", "map_litellm_error", "parse_retry_after"]
+
+_CONTEXT_HINT = re.compile(
+    r"context length|context window|maximum context|too many tokens|prompt is too long|"
+    r"must be <= \d+|exceeds the model",
+    re.IGNORECASE,
+)
+
+
+@functools.cache
+def litellm() -> ModuleType:
+    """Import and configure LiteLLM once."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    import litellm as module
+
+    module.suppress_debug_info = True
+    module.telemetry = False
+    module.num_retries = 0
+    module.drop_params = True
+    install_log_filter("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx")
+    return module
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date)."""
+    if not headers:
+        return None
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return float(millis) / 1000
+        value = headers.get("retry-after")
+    except AttributeError:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _headers(exc: BaseException) -> Any:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return headers if headers is not None else getattr(exc, "headers", None)
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _table() -> list[tuple[type[BaseException], type[ProviderError]]]:
+    """Exception classes in the order they must be tested (subclasses first)."""
+    import httpx
+    import openai
+
+    lm = litellm()
+    return [
+        (lm.ContextWindowExceededError, ContextWindowExceeded),
+        (lm.AuthenticationError, AuthError),
+        (lm.PermissionDeniedError, AuthError),
+        (lm.RateLimitError, RateLimited),
+        (lm.Timeout, ProviderTimeout),
+        (lm.BadRequestError, BadRequest),
+        (lm.UnprocessableEntityError, BadRequest),
+        (lm.NotFoundError, BadRequest),
+        (lm.APIConnectionError, ProviderUnavailable),
+        (lm.ServiceUnavailableError, ProviderUnavailable),
+        (lm.InternalServerError, ProviderUnavailable),
+        (openai.AuthenticationError, AuthError),
+        (openai.PermissionDeniedError, AuthError),
+        (openai.RateLimitError, RateLimited),
+        (openai.APITimeoutError, ProviderTimeout),
+        (openai.BadRequestError, BadRequest),
+        (openai.APIConnectionError, ProviderUnavailable),
+        (httpx.TimeoutException, ProviderTimeout),
+        (httpx.TransportError, ProviderUnavailable),
+    ]
+
+
+_by_status: dict[int, type[ProviderError]] = {
+    400: BadRequest,
+    401: AuthError,
+    403: AuthError,
+    404: BadRequest,
+    408: ProviderTimeout,
+    413: ContextWindowExceeded,
+    422: BadRequest,
+    429: RateLimited,
+}
+
+
+def map_litellm_error(exc: BaseException) -> ProviderError:
+    """Translate any LiteLLM/openai/httpx exception into a scrubbed ProviderError."""
+    if isinstance(exc, ProviderError):
+        return exc
+    message = redact(_message(exc))
+    target = next((ours for theirs, ours in _table() if isinstance(exc, theirs)), None)
+    status = _status(exc)
+    if target is None or target is ProviderError:
+        target = _by_status.get(status or 0) or (
+            ProviderUnavailable if status is None or status >= 500 else BadRequest
+        )
+    if target is BadRequest and _CONTEXT_HINT.search(message):
+        target = ContextWindowExceeded
+    if target is RateLimited:
+        return RateLimited(message, retry_after=parse_retry_after(_headers(exc)))
+    return target(message)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+    text = re.sub(r"^litellm\.\w+: ", "", text)
+    return text.strip()[:500]

@@ -1,0 +1,211 @@
+"""The provider contract: what every model backend plugin implements.
+
+A provider (entry-point group ``fusionsdk.providers``) talks to one kind of backend. It receives a
+:class:`CompletionRequest` and returns a :class:`ProviderResponse` or yields
+:class:`StreamChunk` objects, and translates every backend error into a
+:class:`~fusionsdk.errors.ProviderError` subclass. Retries, timeouts, circuit breaking,
+fallbacks, cost and latency are added around it by :class:`~fusionsdk.providers.model.Model`,
+so a provider stays small and does one honest attempt per call.
+
+Example:
+    A minimal provider::
+
+        class Echo(Provider):
+            async def complete(self, request):
+                return ProviderResponse(text=request.messages[-1]["content"])
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionsdk.config.models import Locality, ModelSpec
+
+__all__ = [
+    "CompletionRequest",
+    "GenerationParams",
+    "Message",
+    "Provider",
+    "ProviderResponse",
+    "Reachability",
+    "StreamChunk",
+    "TokenLogprob",
+    "Usage",
+]
+
+#: An OpenAI-style chat message: ``{"role": "user", "content": "..."}``.
+Message = dict[str, Any]
+
+
+class GenerationParams(BaseModel):
+    """Sampling parameters every provider understands; unknown ones are refused.
+
+    Backend-specific parameters go in ``extra`` and are passed through untouched.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    stop: list[str] | None = None
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int = Field(0, ge=0, le=20)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """One call as a provider receives it.
+
+    Attributes:
+        messages: The conversation, OpenAI style.
+        params: Sampling parameters.
+        metadata: Run metadata (row ids, thread ids); providers may read it, never send it.
+    """
+
+    messages: list[Message]
+    params: GenerationParams = field(default_factory=GenerationParams)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt and completion tokens together."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-ready form with the total."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token with its log-probability and, if asked, the top alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResponse:
+    """What a provider returns from one attempt; the adapter adds cost, latency and identity.
+
+    Attributes:
+        text: The generated text.
+        finish_reason: ``stop``, ``length``, ... as the backend said.
+        usage: Token counts if the backend reported them (counted by the adapter otherwise).
+        logprobs: Per-token log-probabilities when the backend gives them.
+        backend_model: The model id the backend says answered.
+    """
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    backend_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """A piece of a streamed answer; the last chunk carries ``finish_reason`` (and usage)."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reachability:
+    """Whether a deployment answers, as ``fusionsdk models`` shows it."""
+
+    status: Literal["ok", "unreachable", "missing-key", "not-probed", "error"]
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the deployment answered (or, for files, is present)."""
+        return self.status == "ok"
+
+
+class Provider(ABC):
+    """Base class of model backends (plugins of ``fusionsdk.providers``).
+
+    Subclasses set :attr:`default_locality`, may declare backend options in a nested
+    ``Options`` model, and implement :meth:`complete` and :meth:`stream`. They raise only
+    :class:`~fusionsdk.errors.ProviderError` subclasses.
+
+    Args:
+        spec: The model's validated spec.
+        options: The spec's ``options`` validated against :attr:`Options`.
+    """
+
+    #: Plugin API version this provider was written for.
+    api_version: ClassVar[int] = 1
+    #: Where the model runs when the spec does not say.
+    default_locality: ClassVar[Locality] = "local"
+    #: Whether the spec must give ``base_url``.
+    requires_base_url: ClassVar[bool] = False
+
+    class Options(BaseModel):
+        """Backend-specific options (none by default)."""
+
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
+        self.spec = spec
+        self.options = options if options is not None else self.Options()
+
+    @abstractmethod
+    async def complete(self, request: CompletionRequest) -> ProviderResponse:
+        """Make one attempt at a completion."""
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
+        """Yield the answer in pieces. The default yields the whole completion as one chunk."""
+        response = await self.complete(request)
+        yield StreamChunk(response.text, response.finish_reason, response.usage, response.logprobs)
+
+    async def reachability(self) -> Reachability:
+        """Probe the deployment cheaply (no generation). Default: not probed."""
+        return Reachability("not-probed")
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by this model's tokenizer (tiktoken's approximation by default)."""
+        from fusionsdk.providers.tokens import count_tokens
+
+        return count_tokens(text, self.spec.model)
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        """USD cost of a call: the spec's prices, else 0 for local models, else unknown."""
+        if self.spec.prices is not None:
+            return self.spec.prices.cost(usage.prompt_tokens, usage.completion_tokens)
+        if self.locality == "local":
+            return 0.0
+        return None
+
+    @property
+    def locality(self) -> Locality:
+        """The spec's locality, else the provider's default."""
+        return self.spec.locality or self.default_locality
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; called when the owning hub closes."""

@@ -1,0 +1,111 @@
+"""The :class:`ModelHub`: every model of a config, built through the registry and ready to call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from fusionsdk.config.file import FusionConfig, load_config, parse_config
+from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.validation import validate_model
+from fusionsdk.errors import ConfigError, FusionError, PluginError
+from fusionsdk.providers.base import Provider, Reachability
+from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.model import Model
+from fusionsdk.registry import PluginKind, Registry, default_registry
+
+__all__ = ["EMBEDDED_MODELS", "ModelHub", "build_provider"]
+
+#: The models available with no config at all: the two tiny models PyPI packages ship.
+EMBEDDED_MODELS: dict[str, dict[str, str]] = {
+    "smollm2": {"provider": "llamacpp", "model": "smollm2-135m-instruct"},
+    "gemma3": {"provider": "llamacpp", "model": "gemma3-270m"},
+}
+
+
+def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider:
+    """Instantiate the provider plugin ``spec.provider`` with its validated options.
+
+    Raises:
+        ConfigError: Unknown provider, bad options, or a missing ``base_url``.
+    """
+    try:
+        provider_cls: type[Provider] = registry.get(PluginKind.PROVIDERS, spec.provider)
+    except PluginError as err:
+        raise ConfigError(str(err), path=f"{path}.provider") from None
+    if provider_cls.requires_base_url and spec.base_url is None:
+        raise ConfigError(f"provider '{spec.provider}' needs a base_url", path=f"{path}.base_url")
+    options = validate_model(provider_cls.Options, spec.options, f"{path}.options")
+    return provider_cls(spec, options)
+
+
+class ModelHub(Mapping[str, Model]):
+    """The models of one config, by name. Deployments that share an endpoint share a breaker.
+
+    Args:
+        config: A validated config.
+        registry: Where provider plugins come from (the process-wide one by default).
+
+    Example:
+        >>> hub = ModelHub.from_file("fusion.yaml")  # doctest: +SKIP
+        >>> hub["smol"].complete("Hi").text  # doctest: +SKIP
+    """
+
+    def __init__(self, config: FusionConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self._registry = registry or default_registry()
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._models: dict[str, Model] = {}
+        for name, spec in config.models.items():
+            provider = build_provider(spec, self._registry, f"models.{name}")
+            breaker = self._breakers.setdefault(
+                spec.deployment, CircuitBreaker(spec.deployment, spec.breaker)
+            )
+            self._models[name] = Model(spec, provider, breaker, self.__getitem__)
+
+    @classmethod
+    def from_file(cls, path: str | Path, registry: Registry | None = None) -> ModelHub:
+        """Build the hub of a YAML config file."""
+        return cls(load_config(path), registry)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object], registry: Registry | None = None) -> ModelHub:
+        """Build the hub of config data already in memory."""
+        return cls(parse_config(data), registry)
+
+    @classmethod
+    def embedded(cls, registry: Registry | None = None) -> ModelHub:
+        """The hub of the embedded models ``smollm2`` and ``gemma3`` (no config needed)."""
+        return cls.from_dict({"version": 1, "models": dict(EMBEDDED_MODELS)}, registry)
+
+    def __getitem__(self, name: str) -> Model:
+        try:
+            return self._models[name]
+        except KeyError:
+            known = ", ".join(sorted(self._models)) or "none"
+            raise ConfigError(f"unknown model '{name}' (known: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    async def reachability(self) -> dict[str, Reachability]:
+        """Probe every model concurrently; a failing probe is reported, never raised."""
+
+        async def probe(model: Model) -> Reachability:
+            try:
+                return await asyncio.wait_for(model.provider.reachability(), timeout=10)
+            except TimeoutError:
+                return Reachability("unreachable", "no answer within 10s")
+            except FusionError as err:
+                return Reachability("error", str(err))
+
+        results = await asyncio.gather(*(probe(m) for m in self._models.values()))
+        return dict(zip(self._models, results, strict=True))
+
+    async def aclose(self) -> None:
+        """Close every provider's connections."""
+        await asyncio.gather(*(m.provider.aclose() for m in self._models.values()))

@@ -1,0 +1,314 @@
+"""The embedded provider ``llamacpp``: GGUF models in this process through llama-cpp-python.
+
+No server, network, key or GPU. Each model file is loaded once per process and guarded by a lock
+(a ``Llama`` object is not safe for concurrent use); generation runs in a worker thread so the
+event loop stays free, and a cancelled or timed-out call stops generating at the next token.
+
+Log-probabilities are recorded by a logits processor (llama.cpp's own ``logprobs`` would need
+``logits_all=True``, which keeps logits for every position of the context window in memory).
+
+Config::
+
+    smol:  {provider: llamacpp, model: smollm2-135m-instruct}
+    gemma: {provider: llamacpp, model: gemma3-270m}
+    mine:  {provider: llamacpp, options: {path: ./my-model.gguf, mode: chat}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionsdk.config.models import ModelSpec
+from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, ProviderError
+from fusionsdk.providers.base import (
+    CompletionRequest,
+    Provider,
+    ProviderResponse,
+    Reachability,
+    StreamChunk,
+    TokenLogprob,
+    Usage,
+)
+from fusionsdk.providers.bundled import resolve_bundled
+from fusionsdk.providers.prompt import render_transcript
+
+__all__ = ["LlamaCppProvider", "load_llama"]
+
+_FINISHED = object()
+
+
+class _LoadedModel:
+    def __init__(self, llama: Any) -> None:
+        self.llama = llama
+        self.lock = threading.Lock()
+
+
+@functools.cache
+def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | None = None) -> _LoadedModel:
+    """Load a GGUF file once per process (per context size and thread count)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ConfigError(
+            "the llamacpp provider needs llama-cpp-python: pip install 'fusionsdk[local]'"
+        ) from None
+    if not Path(path).is_file():
+        raise ConfigError(f"GGUF model file not found: {path}")
+    try:
+        llama = Llama(
+            model_path=path, n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False
+        )
+    except (ValueError, RuntimeError) as err:
+        raise ConfigError(f"llama.cpp could not load {path}: {err}") from None
+    return _LoadedModel(llama)
+
+
+class _Cancellation:
+    """A logits processor that forces end-of-sequence once the call was cancelled or timed out,
+    so the worker thread stops at the next token and frees the model."""
+
+    def __init__(self, cancel: threading.Event, eos: int) -> None:
+        self._cancel = cancel
+        self._eos = eos
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self._cancel.is_set():
+            scores[:] = -float("inf")
+            scores[self._eos] = 0.0
+        return scores
+
+
+class _LogprobRecorder:
+    """A logits processor that records each sampled token's log-probability.
+
+    llama.cpp calls it before sampling each token with the ids so far; the previous step's choice
+    is then the last id, so each step resolves the one before it. The final step is resolved
+    after generation (greedy decoding: the argmax).
+    """
+
+    def __init__(self, llama: Any, top: int) -> None:
+        self._llama = llama
+        self._top = top
+        self._pending: Any = None
+        self.tokens: list[TokenLogprob] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self._pending is not None:
+            self._resolve(int(input_ids[-1]))
+        import numpy as np
+
+        shifted = scores - scores.max()
+        self._pending = shifted - np.log(np.exp(shifted).sum())
+        return scores
+
+    def _resolve(self, token_id: int) -> None:
+        import numpy as np
+
+        logprobs = self._pending
+        top: tuple[tuple[str, float], ...] = ()
+        if self._top:
+            best = np.argpartition(-logprobs, self._top)[: self._top]
+            best = best[np.argsort(-logprobs[best])]
+            top = tuple((self._piece(int(i)), float(logprobs[i])) for i in best)
+        self.tokens.append(TokenLogprob(self._piece(token_id), float(logprobs[token_id]), top))
+        self._pending = None
+
+    def finish(self, greedy: bool) -> tuple[TokenLogprob, ...]:
+        if self._pending is not None and greedy:
+            last = int(self._pending.argmax())
+            if last != self._llama.token_eos():  # end-of-sequence is not part of the text
+                self._resolve(last)
+        return tuple(self.tokens)
+
+    def _piece(self, token_id: int) -> str:
+        return bytes(self._llama.detokenize([token_id])).decode("utf-8", "replace")
+
+
+class LlamaCppProvider(Provider):
+    """GGUF models run in-process with llama-cpp-python (the embedded default)."""
+
+    class Options(BaseModel):
+        """Embedded model options.
+
+        Attributes:
+            path: A GGUF file; when omitted, ``model`` names a bundled model.
+            mode: ``chat`` (the model's chat template) or ``completion`` (prompt continuation).
+            n_ctx: Context window in tokens.
+            n_threads: CPU threads (llama.cpp's default when omitted).
+            prompt_template: Completion mode: the prompt around ``{prompt}`` (few-shot examples).
+            stop: Completion mode: default stop sequences.
+            default_max_tokens: Output limit when the call gives none.
+            chat_format: llama-cpp-python chat format (``chatml``, ...); the GGUF's own template
+                when omitted.
+        """
+
+        model_config = ConfigDict(extra="forbid")
+
+        path: Path | None = None
+        mode: Literal["chat", "completion"] | None = None
+        n_ctx: int = Field(2048, ge=128)
+        n_threads: int | None = Field(None, ge=1)
+        prompt_template: str | None = None
+        stop: list[str] | None = None
+        default_max_tokens: int = Field(256, gt=0)
+        chat_format: str | None = None
+
+    def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
+        super().__init__(spec, options)
+        opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
+        bundled = None if opts.path else resolve_bundled(spec.model or spec.name)
+        self._bundled = bundled
+        self.mode = opts.mode or (bundled.mode if bundled else "chat")
+        self.template = opts.prompt_template or (bundled.prompt_template if bundled else "{prompt}")
+        self.stop = opts.stop if opts.stop is not None else list(bundled.stop if bundled else ())
+
+    @functools.cached_property
+    def _path(self) -> str:
+        opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
+        if opts.path is not None:
+            return str(opts.path)
+        from fusionsdk.settings import load_settings
+
+        assert self._bundled is not None
+        return str(self._bundled.locate(load_settings().home))
+
+    def _model(self) -> _LoadedModel:
+        opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
+        chat_format = opts.chat_format or (self._bundled.chat_format if self._bundled else None)
+        return load_llama(self._path, opts.n_ctx, opts.n_threads, chat_format)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens by the model's own tokenizer."""
+        return len(self._model().llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def reachability(self) -> Reachability:
+        """Whether the model file is present (loading is not attempted)."""
+        try:
+            path = self._path
+        except ConfigError as err:
+            return Reachability("error", err.message)
+        return Reachability("ok" if Path(path).is_file() else "unreachable", path)
+
+    # -- generation --------------------------------------------------------------------------
+
+    def _call_args(self, request: CompletionRequest, cancel: threading.Event) -> dict[str, Any]:
+        params = request.params
+        opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
+        args: dict[str, Any] = {
+            "max_tokens": params.max_tokens or opts.default_max_tokens,
+            "temperature": params.temperature if params.temperature is not None else 0.0,
+        }
+        if params.top_p is not None:
+            args["top_p"] = params.top_p
+        if params.seed is not None:
+            args["seed"] = params.seed
+        stop = params.stop if params.stop is not None else (self.stop if self.mode == "completion" else None)
+        if stop:
+            args["stop"] = stop
+        args.update(params.extra)
+        return args
+
+    def _run(
+        self, request: CompletionRequest, cancel: threading.Event, stream: bool
+    ) -> tuple[Iterator[dict[str, Any]] | dict[str, Any], _LogprobRecorder | None]:
+        """Start generation (the caller holds the model lock)."""
+        loaded = self._model()
+        llama = loaded.llama
+        args = self._call_args(request, cancel)
+        from llama_cpp import LogitsProcessorList
+
+        processors: list[Any] = [_Cancellation(cancel, llama.token_eos())]
+        recorder = None
+        if request.params.logprobs:
+            recorder = _LogprobRecorder(llama, request.params.top_logprobs)
+            processors.append(recorder)
+        args["logits_processor"] = LogitsProcessorList(processors)
+        try:
+            if self.mode == "chat":
+                return llama.create_chat_completion(messages=request.messages, stream=stream, **args), recorder
+            prompt = self.template.replace("{prompt}", render_transcript(request.messages))
+            return llama.create_completion(prompt=prompt, stream=stream, **args), recorder
+        except ValueError as err:
+            raise _map_value_error(err) from None
+
+    def _complete_blocking(self, request: CompletionRequest, cancel: threading.Event) -> ProviderResponse:
+        loaded = self._model()
+        with loaded.lock:
+            result, recorder = self._run(request, cancel, stream=False)
+            assert isinstance(result, dict)
+            choice = result["choices"][0]
+            text = choice["message"]["content"] if self.mode == "chat" else choice["text"]
+            usage = result.get("usage") or {}
+            greedy = not request.params.temperature
+            return ProviderResponse(
+                text=(text or "").strip() if self.mode == "completion" else text or "",
+                finish_reason=choice.get("finish_reason"),
+                usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+                logprobs=recorder.finish(greedy) if recorder else None,
+                backend_model=Path(self._path).name,
+            )
+
+    async def complete(self, request: CompletionRequest) -> ProviderResponse:
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(self._complete_blocking, request, cancel)
+        finally:
+            cancel.set()  # a cancelled or timed-out call stops generating at the next token
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in self._stream_blocking(request, cancel):
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except BaseException as exc:  # handed to the consumer, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            loop.call_soon_threadsafe(queue.put_nowait, _FINISHED)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(produce))
+        try:
+            while (item := await queue.get()) is not _FINISHED:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+            await asyncio.shield(worker)
+
+    def _stream_blocking(self, request: CompletionRequest, cancel: threading.Event) -> Iterator[StreamChunk]:
+        loaded = self._model()
+        with loaded.lock:
+            chunks, recorder = self._run(request, cancel, stream=True)
+            assert not isinstance(chunks, dict)
+            completion_tokens, finish = 0, None
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                piece = (choice.get("delta") or {}).get("content") if self.mode == "chat" else choice.get("text")
+                finish = choice.get("finish_reason") or finish
+                if piece:
+                    completion_tokens += 1
+                    yield StreamChunk(text=piece)
+            prompt_tokens = loaded.llama.n_tokens - completion_tokens
+            logprobs = recorder.finish(not request.params.temperature) if recorder else None
+            yield StreamChunk(
+                finish_reason=finish,
+                usage=Usage(max(prompt_tokens, 0), completion_tokens),
+                logprobs=logprobs,
+            )
+
+
+def _map_value_error(err: ValueError) -> ProviderError:
+    message = str(err)
+    if "context window" in message or "exceed" in message:
+        return ContextWindowExceeded(message)
+    return BadRequest(message)

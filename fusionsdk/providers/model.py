@@ -1,0 +1,375 @@
+"""The provider-agnostic adapter: :class:`Model`.
+
+A ``Model`` wraps one provider instance and adds, in this order around every attempt: the
+concurrency limit, the circuit breaker, the per-attempt timeout, error translation and secret
+scrubbing; around the attempts, the single retry layer; and around the whole, the ordered
+fallback list. It measures latency, fills in token usage the backend did not report, and prices
+the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from fusionsdk._sync import iterate_sync, run_sync
+from fusionsdk.config.models import Locality, ModelSpec
+from fusionsdk.config.validation import config_error
+from fusionsdk.errors import (
+    AllModelsFailed,
+    BadRequest,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from fusionsdk.providers.base import (
+    CompletionRequest,
+    GenerationParams,
+    Message,
+    Provider,
+    ProviderResponse,
+    StreamChunk,
+    TokenLogprob,
+    Usage,
+)
+from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.retry import retrying
+from fusionsdk.providers.secrets import redact
+
+__all__ = ["Completion", "Model", "ModelStreamChunk"]
+
+_ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The answer of one call, whichever backend gave it.
+
+    Attributes:
+        text: The generated text.
+        finish_reason: Why generation stopped (``stop``, ``length``, ...).
+        usage: Token counts (counted locally when the backend did not report them).
+        cost_usd: Price of the call; 0 for local models; None when no price is known.
+        latency_s: Wall time of the successful attempt, in seconds.
+        model: The configured name of the model that answered.
+        deployment: Which deployment answered (``provider:model@base_url``).
+        locality: ``local`` or ``hosted``.
+        logprobs: Per-token log-probabilities when the backend gives them.
+        backend_model: The model id the backend reported.
+        attempts: Attempts made on the answering model (1 = no retry).
+        fallback_from: The model that failed first when a fallback answered.
+    """
+
+    text: str
+    finish_reason: str | None
+    usage: Usage
+    cost_usd: float | None
+    latency_s: float
+    model: str
+    deployment: str
+    locality: Locality
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    backend_model: str | None = None
+    attempts: int = 1
+    fallback_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``fusionsdk ask --json`` prints)."""
+        return {
+            "text": self.text,
+            "model": self.model,
+            "deployment": self.deployment,
+            "locality": self.locality,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.as_dict(),
+            "cost_usd": self.cost_usd,
+            "latency_s": round(self.latency_s, 6),
+            "attempts": self.attempts,
+            "fallback_from": self.fallback_from,
+            "backend_model": self.backend_model,
+            "logprobs": None
+            if self.logprobs is None
+            else [{"token": t.token, "logprob": t.logprob} for t in self.logprobs],
+        }
+
+
+@dataclass(frozen=True)
+class ModelStreamChunk:
+    """A streamed piece of an answer; the last one carries the finished :class:`Completion`."""
+
+    text: str = ""
+    completion: Completion | None = field(default=None)
+
+
+def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Message]:
+    """Accept a prompt string or OpenAI-style messages; reject anything else clearly."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, Sequence) or not messages:
+        raise BadRequest("messages must be a prompt string or a non-empty list of messages", model=model)
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise BadRequest(
+                f"messages[{i}] must be a dict with a role in {sorted(_ROLES)}", model=model
+            )
+        if not isinstance(message.get("content"), (str, list)):
+            raise BadRequest(f"messages[{i}].content must be a string or a list of parts", model=model)
+    return list(messages)
+
+
+def _params(params: dict[str, Any]) -> GenerationParams:
+    try:
+        return GenerationParams(**params)
+    except ValidationError as err:
+        raise config_error(err, "params") from None
+
+
+def _prompt_text(messages: list[Message]) -> str:
+    parts = [m["content"] if isinstance(m["content"], str) else str(m["content"]) for m in messages]
+    return "\n".join(parts)
+
+
+class Model:
+    """One configured model: call it with :meth:`acomplete`/:meth:`astream` (or the sync
+    :meth:`complete`/:meth:`stream`).
+
+    Args:
+        spec: The validated spec.
+        provider: The provider instance that talks to the backend.
+        breaker: The deployment's circuit breaker (shared by models on the same deployment).
+        resolve: Looks up fallback models by name (given by the owning hub).
+
+    Example:
+        >>> hub = ModelHub.embedded()  # doctest: +SKIP
+        >>> hub["smollm2"].complete("What is the capital of France?").text  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        provider: Provider,
+        breaker: CircuitBreaker,
+        resolve: Callable[[str], Model] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.provider = provider
+        self.breaker = breaker
+        self._resolve = resolve
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.spec.name!r}, deployment={self.spec.deployment!r})"
+
+    @property
+    def name(self) -> str:
+        """The configured name."""
+        return self.spec.name
+
+    @property
+    def locality(self) -> Locality:
+        """``local`` or ``hosted``."""
+        return self.provider.locality
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.spec.max_concurrency)
+        return semaphore
+
+    def _chain(self) -> list[Model]:
+        if not self.spec.fallbacks or self._resolve is None:
+            return [self]
+        return [self, *(self._resolve(name) for name in self.spec.fallbacks)]
+
+    # -- completion --------------------------------------------------------------------------
+
+    async def acomplete(
+        self,
+        messages: str | Sequence[Message],
+        *,
+        metadata: dict[str, Any] | None = None,
+        **params: Any,
+    ) -> Completion:
+        """Complete ``messages``, with retries, breaker and fallbacks.
+
+        Args:
+            messages: A prompt string or OpenAI-style messages.
+            metadata: Run metadata handed to the provider (never sent to the backend).
+            **params: :class:`GenerationParams` fields (``max_tokens``, ``temperature``,
+                ``stop``, ``logprobs``, ...). Unknown names are a ConfigError.
+
+        Raises:
+            ProviderError: The model failed and it has no fallbacks.
+            AllModelsFailed: The model and each of its fallbacks failed.
+        """
+        request = CompletionRequest(
+            normalize_messages(messages, self.name), _params(params), metadata or {}
+        )
+        errors: list[ProviderError] = []
+        for candidate in self._chain():
+            try:
+                completion = await candidate._complete_with_retries(request)
+            except ProviderError as exc:
+                errors.append(exc)
+                continue
+            return replace(completion, fallback_from=self.name) if errors else completion
+        if len(errors) == 1:
+            raise errors[0]
+        raise AllModelsFailed(errors)
+
+    async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
+        attempts = 0
+        async for attempt in retrying(self.spec.retry):
+            with attempt:
+                attempts += 1
+                started = time.perf_counter()
+                response = await self._attempt(request)
+                latency = time.perf_counter() - started
+        return self._finish(request, response, latency, attempts)
+
+    async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
+        async with self._semaphore():
+            self.breaker.before_call(self.name)
+            try:
+                response = await asyncio.wait_for(
+                    self.provider.complete(request), timeout=self.spec.timeout_s
+                )
+            except BaseException as exc:
+                raise self._failed(exc) from None
+            self.breaker.record_success()
+            return response
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """Record the failure on the breaker and return the error to raise, scrubbed."""
+        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+            self.breaker.release_probe()
+            return exc
+        if isinstance(exc, TimeoutError):
+            exc = ProviderTimeout(f"no answer within {self.spec.timeout_s:g}s")
+        elif not isinstance(exc, ProviderError):
+            exc = ProviderError(f"unexpected {type(exc).__name__}: {exc}")
+        if isinstance(exc, ProviderTimeout | ProviderUnavailable):
+            self.breaker.record_failure()
+        else:
+            self.breaker.release_probe()
+        exc.relabel(redact(exc.message), model=self.name, deployment=self.spec.deployment)
+        return exc
+
+    def _finish(
+        self, request: CompletionRequest, response: ProviderResponse, latency: float, attempts: int
+    ) -> Completion:
+        usage = response.usage or Usage(
+            self.provider.count_tokens(_prompt_text(request.messages)),
+            self.provider.count_tokens(response.text),
+        )
+        return Completion(
+            text=response.text,
+            finish_reason=response.finish_reason,
+            usage=usage,
+            cost_usd=self.provider.cost_usd(usage),
+            latency_s=latency,
+            model=self.name,
+            deployment=self.spec.deployment,
+            locality=self.locality,
+            logprobs=response.logprobs,
+            backend_model=response.backend_model,
+            attempts=attempts,
+        )
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    async def astream(
+        self,
+        messages: str | Sequence[Message],
+        *,
+        metadata: dict[str, Any] | None = None,
+        **params: Any,
+    ) -> AsyncIterator[ModelStreamChunk]:
+        """Stream the answer. Retries and fallbacks apply until the first chunk arrives; a
+        failure after that raises :class:`ProviderUnavailable` (text already yielded stays
+        yielded). The last chunk carries the finished :class:`Completion`.
+        """
+        request = CompletionRequest(
+            normalize_messages(messages, self.name), _params(params), metadata or {}
+        )
+        errors: list[ProviderError] = []
+        for candidate in self._chain():
+            try:
+                opened = await candidate._open_stream(request)
+            except ProviderError as exc:
+                errors.append(exc)
+                continue
+            async for chunk in candidate._drain(request, *opened, self.name if errors else None):
+                yield chunk
+            return
+        if len(errors) == 1:
+            raise errors[0]
+        raise AllModelsFailed(errors)
+
+    async def _open_stream(
+        self, request: CompletionRequest
+    ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
+        attempts = 0
+        async for attempt in retrying(self.spec.retry):
+            with attempt:
+                attempts += 1
+                started = time.perf_counter()
+                async with self._semaphore():
+                    self.breaker.before_call(self.name)
+                    stream = self.provider.stream(request)
+                    try:
+                        first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                    except StopAsyncIteration:
+                        first = None
+                    except BaseException as exc:
+                        raise self._failed(exc) from None
+        return stream, first, started, attempts
+
+    async def _drain(
+        self,
+        request: CompletionRequest,
+        stream: AsyncIterator[StreamChunk],
+        first: StreamChunk | None,
+        started: float,
+        attempts: int,
+        fallback_from: str | None,
+    ) -> AsyncIterator[ModelStreamChunk]:
+        text: list[str] = []
+        logprobs: list[TokenLogprob] = []
+        finish: str | None = None
+        usage: Usage | None = None
+        chunk = first
+        while chunk is not None:
+            text.append(chunk.text)
+            logprobs.extend(chunk.logprobs or ())
+            finish, usage = chunk.finish_reason or finish, chunk.usage or usage
+            if chunk.text:
+                yield ModelStreamChunk(chunk.text)
+            try:
+                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+            except StopAsyncIteration:
+                chunk = None
+            except BaseException as exc:
+                raise self._failed(exc) from None
+        self.breaker.record_success()
+        response = ProviderResponse("".join(text), finish, usage, tuple(logprobs) or None)
+        completion = self._finish(request, response, time.perf_counter() - started, attempts)
+        yield ModelStreamChunk("", replace(completion, fallback_from=fallback_from))
+
+    # -- sync wrappers -----------------------------------------------------------------------
+
+    def complete(self, messages: str | Sequence[Message], **kwargs: Any) -> Completion:
+        """Blocking :meth:`acomplete` (works inside notebooks too)."""
+        return run_sync(self.acomplete(messages, **kwargs))
+
+    def stream(self, messages: str | Sequence[Message], **kwargs: Any) -> Iterator[ModelStreamChunk]:
+        """Blocking :meth:`astream`."""
+        return iterate_sync(self.astream(messages, **kwargs))

@@ -1,0 +1,38 @@
+"""Process settings read from ``FUSIONSDK_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Settings of one fusionsdk process.
+
+    Attributes:
+        plugins: Comma-separated allow-list of third-party plugins to load, each a distribution
+            name, a plugin name or ``distribution:name`` (``FUSIONSDK_PLUGINS``). Empty allows all.
+        disable_plugin_autoload: Load only built-ins and the plugins named in ``plugins``
+            (``FUSIONSDK_DISABLE_PLUGIN_AUTOLOAD=1``).
+        home: Where fusionsdk keeps caches such as assembled model files (``FUSIONSDK_HOME``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FUSIONSDK_", extra="ignore")
+
+    plugins: str = ""
+    disable_plugin_autoload: bool = False
+    home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "fusionsdk")
+
+    @property
+    def plugin_allow_list(self) -> frozenset[str]:
+        """The allow-list as a set of stripped, non-empty entries."""
+        return frozenset(p.strip() for p in self.plugins.split(",") if p.strip())
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment now (not cached: tests change the environment)."""
+    return Settings()
