@@ -10,12 +10,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from fusionsdk.errors import ConfigError, FusionError, PluginError
+
+try:  # typer >= 0.20 vendors click; its exceptions are not the standalone package's
+    from typer._click.exceptions import ClickException  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - older typer
+    from click import ClickException  # type: ignore[assignment]
 from fusionsdk.registry import PluginKind, default_registry
 
 __all__ = ["build_app", "main"]
@@ -66,12 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         stderr.print(Text.assemble(("error: ", "red"), str(err)))
         return 2 if isinstance(err, ConfigError | PluginError) else 1
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         return int(exit_.exit_code)
-    except click.ClickException as err:
+    except ClickException as err:
         err.show()
-        return err.exit_code
-    except click.exceptions.Abort:
+        return int(err.exit_code)
+    except typer.Abort:
         stderr.print("aborted")
         return 130
     return 0

@@ -6,7 +6,9 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fusionsdk.config.validation import config_error
 
 __all__ = ["Locality", "ModelSpec", "Prices", "RetrySpec", "BreakerSpec"]
 
@@ -95,6 +97,14 @@ class ModelSpec(_Strict):
     retry: RetrySpec = RetrySpec()
     breaker: BreakerSpec = BreakerSpec()
     options: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        # Built in code or nested in a config: either way a ConfigError naming models.<name>.
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            name = data.get("name")
+            raise config_error(err, f"models.{name}" if isinstance(name, str) else "") from None
 
     @field_validator("name")
     @classmethod

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from fusionsdk.errors import ConfigError
 
-__all__ = ["format_loc", "validate_model"]
+__all__ = ["config_error", "format_loc", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
