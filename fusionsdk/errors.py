@@ -16,7 +16,9 @@ provider boundary and never escape raw::
     │   ├── ProviderTimeout      no answer within the timeout
     │   ├── ProviderUnavailable  connection refused, 5xx, broken stream
     │   └── CircuitOpen          the deployment's breaker is open; the call was not attempted
-    └── AllModelsFailed          a model and all its fallbacks failed; ``errors`` lists each
+    ├── AllModelsFailed          a model and all its fallbacks failed; ``errors`` lists each
+    ├── GraphError               a graph could not run a step (quorum not met, no route, ...)
+    └── BudgetExceeded           a run would exceed, or exceeded, its cost/token/time budget
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from __future__ import annotations
 __all__ = [
     "AllModelsFailed",
     "AuthError",
+    "BudgetExceeded",
     "BadRequest",
     "CircuitOpen",
     "ConfigError",
     "ContextWindowExceeded",
     "FusionError",
+    "GraphError",
     "PluginError",
     "ProviderError",
     "ProviderTimeout",
@@ -158,3 +162,22 @@ class AllModelsFailed(FusionError):
         self.errors = errors
         tried = "; ".join(f"{e.model}: {type(e).__name__}: {e.message}" for e in errors)
         super().__init__(f"all {len(errors)} models failed ({tried})")
+
+
+class GraphError(FusionError):
+    """A graph step could not run: a panel missed its quorum, a router chose no target, ..."""
+
+
+class BudgetExceeded(FusionError):
+    """A run would exceed (estimate before a fan-out) or exceeded its budget.
+
+    Args:
+        limit: Which limit: ``max_cost_usd``, ``max_tokens`` or ``max_wall_s``.
+        spent: What was spent (or would be) when it was checked.
+        allowed: The limit's value.
+    """
+
+    def __init__(self, limit: str, spent: float, allowed: float, *, estimate: bool = False) -> None:
+        self.limit, self.spent, self.allowed = limit, spent, allowed
+        what = "would reach" if estimate else "reached"
+        super().__init__(f"budget.{limit}: run {what} {spent:.6g}, over the limit {allowed:g}")

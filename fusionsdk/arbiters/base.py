@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
 from fusionsdk.plugin import PluginBase
@@ -32,7 +33,14 @@ class Conflict:
 
 
 class Arbiter(PluginBase, ABC):
-    """Base class of arbiters."""
+    """Base class of arbiters.
+
+    Attributes:
+        deterministic: Whether :meth:`resolve` always gives the same result for the same
+            candidates (the conformance kit checks it when True). :meth:`detect` always must.
+    """
+
+    deterministic: ClassVar[bool] = True
 
     @abstractmethod
     def detect(self, candidates: Sequence[Candidate]) -> Conflict:

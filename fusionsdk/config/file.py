@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fusionsdk.config.graph import END, START, BudgetSpec, NodeSpec
 from fusionsdk.config.models import ModelSpec
 from fusionsdk.config.validation import validate_model
 from fusionsdk.errors import ConfigError
@@ -20,12 +21,18 @@ class FusionConfig(BaseModel):
     Attributes:
         version: Config format version; only 1 exists.
         models: Model specs by name.
+        nodes: Graph nodes by name (each a ``kind`` and that kind's fields).
+        edges: ``[from, to]`` pairs; ``START`` and ``END`` are the graph's ends.
+        budget: Limits of one run.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
     models: dict[str, ModelSpec] = Field(default_factory=dict)
+    nodes: dict[str, NodeSpec] = Field(default_factory=dict)
+    edges: list[tuple[str, str]] = Field(default_factory=list)
+    budget: BudgetSpec = BudgetSpec()
 
     @model_validator(mode="before")
     @classmethod
@@ -52,7 +59,22 @@ class FusionConfig(BaseModel):
                         f"unknown model '{fallback}' (known: {', '.join(known)})",
                         path=f"models.{name}.fallbacks[{i}]",
                     )
+        self._check_edges()
         return self
+
+    def _check_edges(self) -> None:
+        reserved = {START, END} & set(self.nodes)
+        if reserved:
+            raise ConfigError(f"'{reserved.pop()}' is reserved for the graph's ends", path="nodes")
+        known = ", ".join(sorted(self.nodes)) or "none"
+        for i, (source, target) in enumerate(self.edges):
+            for j, end in enumerate((source, target)):
+                if end not in self.nodes and end not in (START, END):
+                    raise ConfigError(f"unknown node '{end}' (known: {known})", path=f"edges[{i}][{j}]")
+            if source == END or target == START:
+                raise ConfigError("edges run from START and into END, not the other way", path=f"edges[{i}]")
+        if self.nodes and not any(source == START for source, _ in self.edges):
+            raise ConfigError("no edge leaves START: add [START, <first node>]", path="edges")
 
 
 def parse_config(data: Any, source: str = "config") -> FusionConfig:

@@ -50,12 +50,16 @@ class FusionResult:
         winner: The model whose answer was chosen, if one was.
         scores: Score per model (votes, weights, ratings).
         reason: One line on why, for the trace.
+        usage: Tokens the strategy itself spent (judges, aggregators).
+        cost_usd: What the strategy itself spent.
     """
 
     text: str
     winner: str | None = None
     scores: Mapping[str, float] = field(default_factory=dict)
     reason: str = ""
+    usage: Mapping[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)

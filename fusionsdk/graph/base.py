@@ -1,22 +1,67 @@
 """The node contract (plugins of ``fusionsdk.nodes``).
 
-A node is one step of a graph: it reads the run state and returns an update to it. The graph
-compiler wraps nodes as LangGraph nodes.
+A node kind is one step of a graph. In YAML a node is ``{kind: <plugin name>, ...fields}``; the
+fields are validated by the kind's ``Options``. At compile time each node is built with its
+name and a :class:`~fusionsdk.graph.context.NodeContext` (models, registry, budget); at run
+time :meth:`Node.run` reads the state and returns an update, which the state's reducers merge.
+
+Example:
+    A node that upper-cases the answer::
+
+        class Shout(Node):
+            async def run(self, state):
+                return {"answer": state.get("answer", "").upper()}
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import PluginBase, PluginOptions
+
+if TYPE_CHECKING:
+    from fusionsdk.graph.context import NodeContext
 
 __all__ = ["Node"]
 
 
 class Node(PluginBase, ABC):
-    """Base class of graph node kinds."""
+    """Base class of graph node kinds.
+
+    Attributes:
+        model_refs: Names of option fields that name models (a string or a list of strings);
+            the compiler checks each against the config's models, naming the path on error.
+        name: The node's name in the graph.
+        context: What the node may use at run time.
+    """
+
+    model_refs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        options: PluginOptions | dict[str, Any] | None = None,
+        *,
+        name: str = "",
+        context: NodeContext | None = None,
+    ) -> None:
+        super().__init__(options)
+        self.name = name
+        self._context = context
+
+    @property
+    def context(self) -> NodeContext:
+        """The run-time context (set by the compiler)."""
+        if self._context is None:
+            from fusionsdk.errors import GraphError
+
+            raise GraphError(f"node '{self.name}' was not compiled into a graph")
+        return self._context
+
+    def route_targets(self) -> list[str]:
+        """Nodes this node may route to (routers override); the compiler adds conditional edges."""
+        return []
 
     @abstractmethod
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:

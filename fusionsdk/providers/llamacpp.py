@@ -51,6 +51,29 @@ class _LoadedModel:
 
 
 @functools.cache
+def _route_llama_logs() -> Any:
+    """Send llama.cpp's native log lines to the ``llama-cpp-python`` Python logger at DEBUG.
+
+    llama-cpp-python's own callback prints some load-time notes to stderr even with
+    ``verbose=False``, which would garble ``--json`` pipelines' stderr. The callback object is
+    returned (and cached) so it is never garbage-collected while llama.cpp holds it.
+    """
+    import ctypes
+    import logging
+
+    import llama_cpp
+
+    logger = logging.getLogger("llama-cpp-python")
+
+    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    def to_logging(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        logger.debug(text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(to_logging, ctypes.c_void_p(0))
+    return to_logging
+
+
+@functools.cache
 def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | None = None) -> _LoadedModel:
     """Load a GGUF file once per process (per context size and thread count)."""
     try:
@@ -61,6 +84,7 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | 
         ) from None
     if not Path(path).is_file():
         raise ConfigError(f"GGUF model file not found: {path}")
+    _route_llama_logs()
     try:
         llama = Llama(
             model_path=path, n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from fusionsdk.plugin import PluginBase
 
@@ -34,7 +34,18 @@ class RouteDecision:
 
 
 class Router(PluginBase, ABC):
-    """Base class of routing strategies."""
+    """Base class of routing strategies.
+
+    Attributes:
+        deterministic: Whether the same request and targets always get the same decision (the
+            conformance kit checks it when True; load-aware routers set it False).
+    """
+
+    deterministic: ClassVar[bool] = True
+
+    def declared_targets(self) -> list[str]:
+        """Targets the strategy's options name (used when a router node lists none)."""
+        return []
 
     @abstractmethod
     async def route(self, request: RouteRequest, targets: Sequence[str]) -> RouteDecision:

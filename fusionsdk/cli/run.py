@@ -1,0 +1,87 @@
+"""``fusionsdk run CONFIG PROMPT``: run a graph; ``--thread``/``--resume`` continue a paused one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from fusionsdk._sync import iterate_sync
+from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli.base import Command
+from fusionsdk.errors import GraphError
+from fusionsdk.graph import RunResult, compile_file
+
+__all__ = ["RunCommand"]
+
+DEFAULT_CHECKPOINT = Path(".fusionsdk") / "checkpoints.sqlite"
+
+
+def _print_result(result: RunResult) -> None:
+    if result.interrupted is not None:
+        stdout.print(Text.assemble(("paused: ", "yellow"), str(result.interrupted.get("question", ""))))
+        stdout.print(f"answer so far: {result.answer}", markup=False)
+        stdout.print(f'resume with: fusionsdk run CONFIG --thread {result.thread_id} --resume "..."', markup=False)
+        return
+    stdout.print(result.answer, markup=False)
+    stdout.print(
+        Text(
+            f"\n{len(result.trace)} steps · {result.usage.get('total_tokens', 0)} tokens · "
+            f"${result.cost_usd:.6f} · thread {result.thread_id}",
+            style="dim",
+        )
+    )
+    for step in result.trace:
+        reasons = "; ".join(d.get("reason", "") for d in step.get("decisions", []) if d.get("reason"))
+        models = ",".join(step["models"])
+        stdout.print(Text(f"  {step['node']} ({step['kind']}) {step['latency_s']:.2f}s {models} {reasons}", style="dim"))
+
+
+def run(
+    config: Path = typer.Argument(..., help="Graph config (YAML)."),
+    prompt: str | None = typer.Argument(None, help="The task (omit with --resume)."),
+    as_json: bool = JSON_OPTION,
+    stream: bool = typer.Option(False, "--stream", help="Print tokens and node events as they happen."),
+    thread: str | None = typer.Option(None, "--thread", help="Thread id (durable: checkpointed in SQLite)."),
+    resume: str | None = typer.Option(None, "--resume", help="Reply to a paused human step of --thread."),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help=f"SQLite checkpoint file (default with --thread: {DEFAULT_CHECKPOINT})."
+    ),
+) -> None:
+    """Run a graph on PROMPT and print the answer with its trace.
+
+    With --json, print one object with answer, trace, usage, cost_usd, decisions and thread_id;
+    with --stream and --json, one JSON line per event and a last line with the result.
+    """
+    if resume is not None and thread is None:
+        raise GraphError("--resume needs the --thread of the paused run")
+    if resume is None and not prompt:
+        raise GraphError("give a PROMPT (or --thread and --resume to continue a paused run)")
+    graph = compile_file(config)
+    store = checkpoint or (DEFAULT_CHECKPOINT if thread else None)
+    kwargs: dict[str, Any] = {"thread_id": thread, "checkpoint": store, "resume": resume}
+    result = None
+    for event in iterate_sync(graph.astream(prompt, **kwargs)):
+        if event.result is not None:
+            result = event.result
+        elif stream and as_json:
+            typer.echo(json.dumps({"type": event.type, "node": event.node, "text": event.text}, ensure_ascii=False))
+        elif stream and event.type == "token":
+            typer.echo(event.text, nl=False)
+        elif stream and event.type == "node":
+            typer.echo(f"\n[{event.node} done]", err=True)
+    assert result is not None
+    if as_json:
+        print_json({"type": "result", **result.as_dict()} if stream else result.as_dict())
+    else:
+        _print_result(result)
+
+
+class RunCommand(Command):
+    """``fusionsdk run``: run a graph config."""
+
+    def build(self) -> Any:
+        return run

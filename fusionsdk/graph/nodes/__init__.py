@@ -1,0 +1,1 @@
+"""The built-in node kinds (each registered under ``fusionsdk.nodes`` in pyproject.toml)."""

@@ -1,0 +1,76 @@
+"""Helpers the built-in node kinds share: prompt templates and usage accounting."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fusionsdk.errors import GraphError
+from fusionsdk.fusion.base import Candidate
+from fusionsdk.graph.state import candidate_record
+from fusionsdk.providers.base import TokenLogprob
+from fusionsdk.providers.model import Completion
+
+__all__ = ["PLACEHOLDERS", "check_template", "completion_update", "render", "to_candidates"]
+
+#: Placeholders a prompt template may use.
+PLACEHOLDERS = frozenset({"task", "answer", "candidates", "tool_results"})
+
+
+def check_template(template: str) -> str:
+    """Validate a prompt template's placeholders (for pydantic validators)."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as err:
+        raise ValueError(f"bad template: {err}") from None
+    unknown = fields - PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder {{{sorted(unknown)[0]}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
+        )
+    return template
+
+
+def render(template: str, state: Mapping[str, Any]) -> str:
+    """Fill a template from the state. Tool output is fenced and labelled as untrusted data."""
+    candidates = "\n\n".join(
+        f"Answer {i + 1} ({c['model']}):\n{c['text']}" for i, c in enumerate(state.get("candidates") or [])
+    )
+    tools = "\n\n".join(
+        f"<untrusted-data source=\"tool:{r['tool']}\">\n{r['output']}\n</untrusted-data>"
+        for r in state.get("tool_results") or []
+    )
+    return template.format(
+        task=state.get("task", ""), answer=state.get("answer", ""), candidates=candidates, tool_results=tools
+    )
+
+
+def completion_update(node: str, completions: Sequence[Completion]) -> dict[str, Any]:
+    """The state update for completions a node obtained: candidates, usage and cost."""
+    usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    cost = 0.0
+    candidates = []
+    for completion in completions:
+        for key, value in completion.usage.as_dict().items():
+            usage[key] += value
+        cost += completion.cost_usd or 0.0
+        candidates.append({**candidate_record(completion), "node": node})
+    return {"candidates": candidates, "usage": usage, "cost_usd": cost}
+
+
+def to_candidates(records: Sequence[Mapping[str, Any]], source: str | None = None) -> list[Candidate]:
+    """State candidate records (optionally only those from node ``source``) as Candidate objects."""
+    chosen = [r for r in records if source is None or r.get("node") == source]
+    if not chosen:
+        where = f" from node '{source}'" if source else ""
+        raise GraphError(f"no candidates{where} to work on: put a panel or agent node before this one")
+    return [
+        Candidate(
+            model=r["model"],
+            text=r["text"],
+            logprobs=None if r.get("logprobs") is None else tuple(TokenLogprob(t, lp) for t, lp in r["logprobs"]),
+            cost_usd=r.get("cost_usd"),
+        )
+        for r in chosen
+    ]

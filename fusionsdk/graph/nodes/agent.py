@@ -1,0 +1,99 @@
+"""``agent``: one model (or a router over several) answers a prompt built from the state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from fusionsdk.graph.base import Node
+from fusionsdk.graph.nodes._common import check_template, completion_update, render
+from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import PluginKind
+from fusionsdk.routing.base import RouteRequest, Router
+
+__all__ = ["AgentNode"]
+
+
+class AgentNode(Node):
+    """Ask one model. With ``router``, a routing strategy picks the model among ``models`` per
+    request, and the decision lands in the trace. Generated tokens are streamed as
+    ``token`` events while the run streams.
+
+    Example:
+        ``solo: {kind: agent, model: smol, system: "Be brief.", prompt: "{task}"}``
+    """
+
+    model_refs = ("model", "models")
+
+    class Options(PluginOptions):
+        """Agent options.
+
+        Attributes:
+            model: The model to ask (or use ``router`` + ``models``).
+            router: A ``fusionsdk.routers`` plugin choosing among ``models``.
+            router_options: That router's options.
+            models: Candidate models for the router.
+            prompt: Template with {task}, {answer}, {candidates}, {tool_results}.
+            system: System prompt.
+            max_tokens: Output limit.
+            temperature: Sampling temperature.
+        """
+
+        model: str | None = None
+        router: str | None = None
+        router_options: dict[str, Any] = Field(default_factory=dict)
+        models: list[str] = Field(default_factory=list)
+        prompt: str = "{task}"
+        system: str | None = None
+        max_tokens: int | None = Field(None, gt=0)
+        temperature: float | None = Field(None, ge=0, le=2)
+
+        _check = field_validator("prompt")(classmethod(lambda cls, v: check_template(v)))
+
+        @model_validator(mode="after")
+        def _one_target(self) -> AgentNode.Options:
+            if (self.model is None) == (self.router is None):
+                raise ValueError("give either 'model' or 'router' with 'models'")
+            if self.router is not None and not self.models:
+                raise ValueError("'router' needs the 'models' it chooses among")
+            return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        opts: AgentNode.Options = self.options  # type: ignore[assignment]
+        self._router: Router | None = None
+        if opts.router is not None and self._context is not None:
+            router_cls = self.context.registry.get(PluginKind.ROUTERS, opts.router)
+            self._router = router_cls(opts.router_options)
+
+    async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        from langgraph.config import get_stream_writer
+
+        opts: AgentNode.Options = self.options  # type: ignore[assignment]
+        decisions: list[dict[str, Any]] = []
+        target = opts.model
+        if self._router is not None:
+            decision = await self._router.route(
+                RouteRequest(str(state.get("task", "")), state.get("metadata") or {}), opts.models
+            )
+            target = decision.target
+            decisions.append({"node": self.name, "type": "route", "target": target, "reason": decision.reason})
+        assert target is not None
+        messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
+            {"role": "user", "content": render(opts.prompt, state)}
+        ]
+        params = {k: v for k, v in (("max_tokens", opts.max_tokens), ("temperature", opts.temperature)) if v is not None}
+        write = get_stream_writer()
+        completion = None
+        async for chunk in self.context.model(target).astream(
+            messages, metadata=state.get("metadata") or {}, **params
+        ):
+            if chunk.text:
+                write({"type": "token", "node": self.name, "text": chunk.text})
+            completion = chunk.completion or completion
+        assert completion is not None
+        update = completion_update(self.name, [completion])
+        return {**update, "answer": completion.text, "decisions": decisions,
+                "messages": [{"role": "assistant", "content": completion.text, "name": completion.model}]}

@@ -1,0 +1,61 @@
+"""``fuse``: a fusion-strategy plugin turns the candidates into one answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from fusionsdk.fusion.base import Fuser
+from fusionsdk.graph.base import Node
+from fusionsdk.graph.nodes._common import to_candidates
+from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import PluginKind
+
+__all__ = ["FuseNode"]
+
+
+class FuseNode(Node):
+    """Fuse the candidates with the ``fusionsdk.fusers`` plugin named by ``strategy``.
+
+    Example:
+        ``fuse: {kind: fuse, strategy: majority_vote, options: {extract: number}}``
+    """
+
+    class Options(PluginOptions):
+        """Fuse options.
+
+        Attributes:
+            strategy: A ``fusionsdk.fusers`` plugin name (or ``distribution:name``).
+            options: The strategy's own options.
+            source: Only fuse the candidates of this node (default: all candidates so far).
+        """
+
+        strategy: str = "majority_vote"
+        options: dict[str, Any] = Field(default_factory=dict)
+        source: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        opts: FuseNode.Options = self.options  # type: ignore[assignment]
+        self.fuser: Fuser | None = None
+        if self._context is not None:
+            from fusionsdk.config.validation import validate_model
+
+            fuser_cls = self.context.registry.get(PluginKind.FUSERS, opts.strategy)
+            self.fuser = fuser_cls(validate_model(fuser_cls.Options, opts.options, f"nodes.{self.name}.options"))
+
+    async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        from langgraph.config import get_stream_writer
+
+        opts: FuseNode.Options = self.options  # type: ignore[assignment]
+        assert self.fuser is not None
+        candidates = to_candidates(state.get("candidates") or [], opts.source)
+        result = await self.fuser.fuse(str(state.get("task", "")), candidates, self.context.fusion_context())
+        get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
+        decision = {
+            "node": self.name, "type": "fuse", "strategy": opts.strategy, "winner": result.winner,
+            "scores": dict(result.scores), "reason": result.reason,
+        }
+        return {"answer": result.text, "decisions": [decision], "usage": dict(result.usage), "cost_usd": result.cost_usd}

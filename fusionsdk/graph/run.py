@@ -1,0 +1,220 @@
+"""A compiled graph and its runs: :class:`Graph` and :class:`RunResult`.
+
+Runs are checkpointed by LangGraph: in memory by default, or in SQLite with ``checkpoint=PATH``,
+so a thread interrupted by a ``human`` node (or a crash) can be resumed later, from another
+process, with the same ``thread_id``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fusionsdk._sync import iterate_sync, run_sync
+from fusionsdk.errors import GraphError
+
+if TYPE_CHECKING:
+    from fusionsdk.config.file import FusionConfig
+    from fusionsdk.graph.context import NodeContext
+
+__all__ = ["Graph", "GraphEvent", "RunResult"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run.
+
+    Attributes:
+        answer: The final answer ("" if the run paused before one).
+        trace: One entry per node run: node, kind, latency, models, usage, cost, decisions.
+        usage: Tokens spent by every model call of the run.
+        cost_usd: USD spent.
+        decisions: Router, panel, fusion, arbiter and human decisions with reasons.
+        candidates: Every model answer collected.
+        thread_id: The run's thread, to resume it.
+        interrupted: What a ``human`` node asks, when the run is paused for one.
+    """
+
+    answer: str
+    trace: list[dict[str, Any]]
+    usage: dict[str, int]
+    cost_usd: float
+    decisions: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    thread_id: str
+    interrupted: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what ``fusionsdk run --json`` prints)."""
+        return {
+            "answer": self.answer,
+            "trace": self.trace,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "decisions": self.decisions,
+            "candidates": self.candidates,
+            "thread_id": self.thread_id,
+            "interrupted": self.interrupted,
+        }
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """A streamed event: ``node`` (a node finished), ``token`` (text being generated),
+    ``answer`` (a fuser decided) or ``result`` (the run ended; ``result`` is set)."""
+
+    type: str
+    node: str | None = None
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    result: RunResult | None = None
+
+
+class Graph:
+    """A compiled graph, ready to run. Build one with :func:`~fusionsdk.graph.compile_file`.
+
+    Example:
+        >>> graph = compile_file("examples/quickstart.yaml")  # doctest: +SKIP
+        >>> graph.run("What is 2 + 2?").answer  # doctest: +SKIP
+    """
+
+    def __init__(self, builder: Any, config: FusionConfig, context: NodeContext) -> None:
+        self.config = config
+        self.context = context
+        self._builder = builder
+        self._memory_saver: Any = None
+
+    @property
+    def hub(self) -> Any:
+        """The graph's models."""
+        return self.context.hub
+
+    @contextlib.asynccontextmanager
+    async def _app(self, checkpoint: str | Path | None) -> AsyncIterator[Any]:
+        if checkpoint is None:
+            if self._memory_saver is None:
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                self._memory_saver = InMemorySaver()
+            yield self._builder.compile(checkpointer=self._memory_saver)
+            return
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(checkpoint)) as saver:
+            yield self._builder.compile(checkpointer=saver)
+
+    @staticmethod
+    def _initial(task: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        if not isinstance(task, str) or not task.strip():
+            raise GraphError("the task must be a non-empty string")
+        return {
+            "task": task,
+            "metadata": dict(metadata or {}),
+            "messages": [{"role": "user", "content": task}],
+            "started_at": time.time(),
+        }
+
+    async def astream(
+        self,
+        task: str | None,
+        *,
+        thread_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint: str | Path | None = None,
+        resume: Any = None,
+    ) -> AsyncIterator[GraphEvent]:
+        """Run the graph, yielding node, token and answer events, then a ``result`` event.
+
+        Args:
+            task: The request (None when resuming).
+            thread_id: Thread to run in (a new one when omitted).
+            metadata: Run metadata (row ids, ``sensitive``, ...).
+            checkpoint: SQLite file for durable runs (in memory when omitted).
+            resume: The reply to a paused ``human`` node (with ``thread_id``).
+        """
+        from langgraph.types import Command
+
+        thread_id = thread_id or uuid.uuid4().hex
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+        async with self._app(checkpoint) as app:
+            if resume is not None:
+                snapshot = await app.aget_state(config)
+                if not snapshot.next:
+                    raise GraphError(f"thread '{thread_id}' has nothing waiting to be resumed")
+                graph_input: Any = Command(resume=resume)
+            else:
+                graph_input = self._initial(task or "", metadata)
+            async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
+                if mode == "custom":
+                    yield GraphEvent(chunk.get("type", "custom"), chunk.get("node"), chunk.get("text", ""), chunk)
+                    continue
+                for node, update in chunk.items():
+                    if node != "__interrupt__":
+                        yield GraphEvent("node", node, data=update or {})
+            snapshot = await app.aget_state(config)
+        yield GraphEvent("result", result=self._result(snapshot, thread_id))
+
+    @staticmethod
+    def _result(snapshot: Any, thread_id: str) -> RunResult:
+        values = snapshot.values
+        interrupted = None
+        for task in snapshot.tasks or ():
+            for item in getattr(task, "interrupts", ()) or ():
+                interrupted = dict(item.value) if isinstance(item.value, dict) else {"value": item.value}
+        return RunResult(
+            answer=values.get("answer", ""),
+            trace=list(values.get("trace", [])),
+            usage=dict(values.get("usage", {})),
+            cost_usd=float(values.get("cost_usd", 0.0)),
+            decisions=list(values.get("decisions", [])),
+            candidates=list(values.get("candidates", [])),
+            thread_id=thread_id,
+            interrupted=interrupted,
+        )
+
+    async def arun(self, task: str | None, **kwargs: Any) -> RunResult:
+        """Run to the end (or to a ``human`` pause) and return the :class:`RunResult`."""
+        result = None
+        async for event in self.astream(task, **kwargs):
+            result = event.result or result
+        assert result is not None
+        return result
+
+    async def aresume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:
+        """Continue a run paused by a ``human`` node with the person's ``reply``."""
+        return await self.arun(None, thread_id=thread_id, resume=reply, **kwargs)
+
+    def run(self, task: str, **kwargs: Any) -> RunResult:
+        """Blocking :meth:`arun` (works in notebooks)."""
+        return run_sync(self.arun(task, **kwargs))
+
+    def resume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:
+        """Blocking :meth:`aresume`."""
+        return run_sync(self.aresume(thread_id, reply, **kwargs))
+
+    def stream(self, task: str, **kwargs: Any) -> Iterator[GraphEvent]:
+        """Blocking :meth:`astream`."""
+        return iterate_sync(self.astream(task, **kwargs))
+
+    # -- visualisation -----------------------------------------------------------------------
+
+    def mermaid(self) -> str:
+        """The graph as a Mermaid flowchart."""
+        return str(self._builder.compile().get_graph().draw_mermaid())
+
+    def png(self) -> bytes:
+        """The graph as a PNG, drawn locally with Graphviz (needs ``pygraphviz``)."""
+        try:
+            return bytes(self._builder.compile().get_graph().draw_png())
+        except ImportError:
+            raise GraphError("drawing a PNG needs pygraphviz: pip install pygraphviz") from None
+
+    def _repr_markdown_(self) -> str:
+        """Notebooks render the graph as a Mermaid diagram."""
+        return f"```mermaid\n{self.mermaid()}\n```"

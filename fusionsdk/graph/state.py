@@ -1,0 +1,71 @@
+"""The run state every node reads and updates, with its reducers declared in its type.
+
+Values are plain JSON-ready dicts and lists so LangGraph's checkpointer can persist any run.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+__all__ = ["RunState", "add_usage", "candidate_record"]
+
+
+def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    """Reducer: add token counts key by key."""
+    total = dict(left or {})
+    for key, value in (right or {}).items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+def _replace_candidates(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Reducer: a node's candidates replace the previous set (a panel's answers are one round)."""
+    return list(right if right is not None else left or [])
+
+
+class RunState(TypedDict, total=False):
+    """The state of one graph run.
+
+    Attributes:
+        task: The user's request.
+        metadata: Run metadata (row ids, sensitivity, thread id).
+        messages: Conversation so far (appended).
+        candidates: The current round of model answers (replaced by each panel).
+        answer: The current best answer.
+        route: The target the last router chose.
+        decisions: Router, fusion and arbiter decisions with reasons (appended).
+        trace: One entry per node run (appended).
+        usage: Tokens spent (summed).
+        cost_usd: USD spent (summed).
+        tool_results: Outputs of tool nodes, as untrusted data (appended).
+        started_at: Wall-clock start of the run (epoch seconds) for the time budget.
+    """
+
+    task: str
+    metadata: dict[str, Any]
+    messages: Annotated[list[dict[str, Any]], operator.add]
+    candidates: Annotated[list[dict[str, Any]], _replace_candidates]
+    answer: str
+    route: str
+    decisions: Annotated[list[dict[str, Any]], operator.add]
+    trace: Annotated[list[dict[str, Any]], operator.add]
+    usage: Annotated[dict[str, int], add_usage]
+    cost_usd: Annotated[float, operator.add]
+    tool_results: Annotated[list[dict[str, Any]], operator.add]
+    started_at: float
+
+
+def candidate_record(completion: Any) -> dict[str, Any]:
+    """A candidate as stored in the state, from a :class:`~fusionsdk.providers.model.Completion`."""
+    return {
+        "model": completion.model,
+        "text": completion.text,
+        "logprobs": None
+        if completion.logprobs is None
+        else [[t.token, t.logprob] for t in completion.logprobs],
+        "usage": completion.usage.as_dict(),
+        "cost_usd": completion.cost_usd,
+        "latency_s": completion.latency_s,
+        "locality": completion.locality,
+    }
