@@ -19,11 +19,6 @@ def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict
     return total
 
 
-def _replace_candidates(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Reducer: a node's candidates replace the previous set (a panel's answers are one round)."""
-    return list(right if right is not None else left or [])
-
-
 class RunState(TypedDict, total=False):
     """The state of one graph run.
 
@@ -31,7 +26,8 @@ class RunState(TypedDict, total=False):
         task: The user's request.
         metadata: Run metadata (row ids, sensitivity, thread id).
         messages: Conversation so far (appended).
-        candidates: The current round of model answers (replaced by each panel).
+        candidates: Every model answer so far, each tagged with its ``node`` (appended); fusers,
+            arbiters and ``{candidates}`` use the latest node's unless told a ``source``.
         answer: The current best answer.
         route: The target the last router chose.
         decisions: Router, fusion and arbiter decisions with reasons (appended).
@@ -45,7 +41,7 @@ class RunState(TypedDict, total=False):
     task: str
     metadata: dict[str, Any]
     messages: Annotated[list[dict[str, Any]], operator.add]
-    candidates: Annotated[list[dict[str, Any]], _replace_candidates]
+    candidates: Annotated[list[dict[str, Any]], operator.add]
     answer: str
     route: str
     decisions: Annotated[list[dict[str, Any]], operator.add]

@@ -12,7 +12,7 @@ from fusionsdk.graph.state import candidate_record
 from fusionsdk.providers.base import TokenLogprob
 from fusionsdk.providers.model import Completion
 
-__all__ = ["PLACEHOLDERS", "check_template", "completion_update", "render", "to_candidates"]
+__all__ = ["PLACEHOLDERS", "check_template", "completion_update", "latest_round", "render", "to_candidates"]
 
 #: Placeholders a prompt template may use.
 PLACEHOLDERS = frozenset({"task", "answer", "candidates", "tool_results"})
@@ -32,10 +32,18 @@ def check_template(template: str) -> str:
     return template
 
 
+def latest_round(records: Sequence[Mapping[str, Any]], source: str | None = None) -> list[Mapping[str, Any]]:
+    """The candidates of node ``source``, or of the last node that produced any."""
+    if source is None and records:
+        source = records[-1].get("node")
+    return [r for r in records if r.get("node") == source]
+
+
 def render(template: str, state: Mapping[str, Any]) -> str:
     """Fill a template from the state. Tool output is fenced and labelled as untrusted data."""
     candidates = "\n\n".join(
-        f"Answer {i + 1} ({c['model']}):\n{c['text']}" for i, c in enumerate(state.get("candidates") or [])
+        f"Answer {i + 1} ({c['model']}):\n{c['text']}"
+        for i, c in enumerate(latest_round(state.get("candidates") or []))
     )
     tools = "\n\n".join(
         f"<untrusted-data source=\"tool:{r['tool']}\">\n{r['output']}\n</untrusted-data>"
@@ -60,8 +68,8 @@ def completion_update(node: str, completions: Sequence[Completion]) -> dict[str,
 
 
 def to_candidates(records: Sequence[Mapping[str, Any]], source: str | None = None) -> list[Candidate]:
-    """State candidate records (optionally only those from node ``source``) as Candidate objects."""
-    chosen = [r for r in records if source is None or r.get("node") == source]
+    """The candidates of node ``source`` (default: the latest node's) as Candidate objects."""
+    chosen = latest_round(records, source)
     if not chosen:
         where = f" from node '{source}'" if source else ""
         raise GraphError(f"no candidates{where} to work on: put a panel or agent node before this one")

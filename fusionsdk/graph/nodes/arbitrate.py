@@ -31,7 +31,7 @@ class ArbitrateNode(Node):
         Attributes:
             arbiter: A ``fusionsdk.arbiters`` plugin name.
             options: The arbiter's own options.
-            source: Only consider the candidates of this node.
+            source: Consider the candidates of this node (default: the latest node that produced any).
         """
 
         arbiter: str = "judge"

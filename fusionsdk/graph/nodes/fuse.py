@@ -29,7 +29,7 @@ class FuseNode(Node):
         Attributes:
             strategy: A ``fusionsdk.fusers`` plugin name (or ``distribution:name``).
             options: The strategy's own options.
-            source: Only fuse the candidates of this node (default: all candidates so far).
+            source: Fuse the candidates of this node (default: the latest node that produced any).
         """
 
         strategy: str = "majority_vote"
