@@ -87,7 +87,7 @@ class Graph:
         self.config = config
         self.context = context
         self._builder = builder
-        self._memory_saver: Any = None
+        self._memory_app: Any = None
 
     @property
     def hub(self) -> Any:
@@ -97,11 +97,11 @@ class Graph:
     @contextlib.asynccontextmanager
     async def _app(self, checkpoint: str | Path | None) -> AsyncIterator[Any]:
         if checkpoint is None:
-            if self._memory_saver is None:
+            if self._memory_app is None:  # compiling costs milliseconds: once per graph
                 from langgraph.checkpoint.memory import InMemorySaver
 
-                self._memory_saver = InMemorySaver()
-            yield self._builder.compile(checkpointer=self._memory_saver)
+                self._memory_app = self._builder.compile(checkpointer=InMemorySaver())
+            yield self._memory_app
             return
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -138,18 +138,10 @@ class Graph:
             checkpoint: SQLite file for durable runs (in memory when omitted).
             resume: The reply to a paused ``human`` node (with ``thread_id``).
         """
-        from langgraph.types import Command
-
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         async with self._app(checkpoint) as app:
-            if resume is not None:
-                snapshot = await app.aget_state(config)
-                if not snapshot.next:
-                    raise GraphError(f"thread '{thread_id}' has nothing waiting to be resumed")
-                graph_input: Any = Command(resume=resume)
-            else:
-                graph_input = self._initial(task or "", metadata)
+            graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
                 if mode == "custom":
                     yield GraphEvent(chunk.get("type", "custom"), chunk.get("node"), chunk.get("text", ""), chunk)
@@ -162,11 +154,14 @@ class Graph:
 
     @staticmethod
     def _result(snapshot: Any, thread_id: str) -> RunResult:
-        values = snapshot.values
+        interrupts = [item for task in snapshot.tasks or () for item in getattr(task, "interrupts", ()) or ()]
+        return Graph._result_from_values({**snapshot.values, "__interrupt__": interrupts}, thread_id)
+
+    @staticmethod
+    def _result_from_values(values: dict[str, Any], thread_id: str) -> RunResult:
         interrupted = None
-        for task in snapshot.tasks or ():
-            for item in getattr(task, "interrupts", ()) or ():
-                interrupted = dict(item.value) if isinstance(item.value, dict) else {"value": item.value}
+        for item in values.get("__interrupt__") or ():
+            interrupted = dict(item.value) if isinstance(item.value, dict) else {"value": item.value}
         return RunResult(
             answer=values.get("answer", ""),
             trace=list(values.get("trace", [])),
@@ -178,13 +173,37 @@ class Graph:
             interrupted=interrupted,
         )
 
-    async def arun(self, task: str | None, **kwargs: Any) -> RunResult:
-        """Run to the end (or to a ``human`` pause) and return the :class:`RunResult`."""
-        result = None
-        async for event in self.astream(task, **kwargs):
-            result = event.result or result
-        assert result is not None
-        return result
+    async def arun(
+        self,
+        task: str | None,
+        *,
+        thread_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint: str | Path | None = None,
+        resume: Any = None,
+    ) -> RunResult:
+        """Run to the end (or to a ``human`` pause) and return the :class:`RunResult`.
+
+        Takes the same arguments as :meth:`astream`.
+        """
+        thread_id = thread_id or uuid.uuid4().hex
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+        async with self._app(checkpoint) as app:
+            values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
+            return self._result_from_values(values, thread_id)
+
+    async def _input(
+        self, app: Any, config: dict[str, Any], task: str | None, metadata: dict[str, Any] | None, resume: Any
+    ) -> Any:
+        """The graph input: a fresh state, or the reply to a paused thread."""
+        if resume is None:
+            return self._initial(task or "", metadata)
+        from langgraph.types import Command
+
+        snapshot = await app.aget_state(config)
+        if not snapshot.next:
+            raise GraphError(f"thread '{config['configurable']['thread_id']}' has nothing waiting to be resumed")
+        return Command(resume=resume)
 
     async def aresume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:
         """Continue a run paused by a ``human`` node with the person's ``reply``."""

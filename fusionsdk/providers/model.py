@@ -39,7 +39,7 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
-from fusionsdk.providers.retry import retrying
+from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
@@ -226,13 +226,12 @@ class Model:
         raise AllModelsFailed(errors)
 
     async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
-        attempts = 0
-        async for attempt in retrying(self.spec.retry):
-            with attempt:
-                attempts += 1
-                started = time.perf_counter()
-                response = await self._attempt(request)
-                latency = time.perf_counter() - started
+        async def timed() -> tuple[ProviderResponse, float]:
+            started = time.perf_counter()
+            response = await self._attempt(request)
+            return response, time.perf_counter() - started
+
+        (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
         return self._finish(request, response, latency, attempts)
 
     async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
@@ -317,20 +316,20 @@ class Model:
     async def _open_stream(
         self, request: CompletionRequest
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
-        attempts = 0
-        async for attempt in retrying(self.spec.retry):
-            with attempt:
-                attempts += 1
-                started = time.perf_counter()
-                async with self._semaphore():
-                    self.breaker.before_call(self.name)
-                    stream = self.provider.stream(request)
-                    try:
-                        first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
-                    except StopAsyncIteration:
-                        first = None
-                    except BaseException as exc:
-                        raise self._failed(exc) from None
+        async def open_once() -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float]:
+            started = time.perf_counter()
+            async with self._semaphore():
+                self.breaker.before_call(self.name)
+                stream = self.provider.stream(request)
+                try:
+                    first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                except StopAsyncIteration:
+                    first = None
+                except BaseException as exc:
+                    raise self._failed(exc) from None
+            return stream, first, started
+
+        (stream, first, started), attempts = await call_with_retries(self.spec.retry, open_once)
         return stream, first, started, attempts
 
     async def _drain(

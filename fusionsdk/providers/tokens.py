@@ -57,6 +57,12 @@ def _encoding(name: str) -> tiktoken.Encoding:
 
 def encoding_for(model: str | None) -> tiktoken.Encoding | None:
     """The tiktoken encoding for ``model`` that is available offline, or None if none is."""
+    return _encoding_for(model, os.environ.get("TIKTOKEN_CACHE_DIR"))
+
+
+@functools.lru_cache(maxsize=256)
+def _encoding_for(model: str | None, _cache_env: str | None) -> tiktoken.Encoding | None:
+    # keyed on TIKTOKEN_CACHE_DIR too, so changing it is honoured
     cache = _cache_dir()
     wanted = "o200k_base" if model and model.startswith(_O200K_PREFIXES) else "cl100k_base"
     for name in (wanted, "cl100k_base"):

@@ -85,8 +85,10 @@ class PanelNode(Node):
         messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
             {"role": "user", "content": render(opts.prompt, state)}
         ]
-        cost, tokens = self._estimate(messages)
-        self.context.check_budget(state, extra_cost=cost, extra_tokens=tokens)
+        budget = self.context.budget
+        if budget.max_cost_usd is not None or budget.max_tokens is not None:
+            cost, tokens = self._estimate(messages)
+            self.context.check_budget(state, extra_cost=cost, extra_tokens=tokens)
         results = await asyncio.gather(*(self._ask(m, messages, state) for m in opts.models), return_exceptions=True)
         answers = [r for r in results if isinstance(r, Completion)]
         failures = [
