@@ -69,7 +69,9 @@ def hand_written(graph: Graph) -> Any:
         return {"candidates": [{"model": m, "text": a.text} for m, a in zip(MODELS, answers, strict=True)]}
 
     async def fuse(state: HandState) -> dict[str, Any]:
-        result = await vote.fuse(state["task"], [Candidate(c["model"], c["text"]) for c in state["candidates"]])
+        result = await vote.fuse(
+            state["task"], [Candidate(c["model"], c["text"]) for c in state["candidates"]]
+        )
         return {"answer": result.text}
 
     builder = StateGraph(HandState)
@@ -98,7 +100,11 @@ async def overhead() -> dict[str, float]:
         theirs_s.append(time.perf_counter() - started)
         assert state["answer"] == "18"
     ours_p50, theirs_p50 = statistics.median(ours_s), statistics.median(theirs_s)
-    return {"fusionsdk_p50_ms": ours_p50 * 1e3, "langgraph_p50_ms": theirs_p50 * 1e3, "ratio": ours_p50 / theirs_p50}
+    return {
+        "fusionsdk_p50_ms": ours_p50 * 1e3,
+        "langgraph_p50_ms": theirs_p50 * 1e3,
+        "ratio": ours_p50 / theirs_p50,
+    }
 
 
 async def panel_latency(n: int = 8, latency_s: float = 0.5) -> dict[str, float]:
@@ -119,7 +125,8 @@ def main() -> str:
         "| measurement | fusionsdk | raw LangGraph | ratio | target |",
         "|---|---|---|---|---|",
         f"| route + 3-model panel + fuse, p50 per run ({RUNS} runs, alternating) | "
-        f"{first['fusionsdk_p50_ms']:.2f} ms | {first['langgraph_p50_ms']:.2f} ms | {first['ratio']:.2f} | <= 1.2 |",
+        f"{first['fusionsdk_p50_ms']:.2f} ms | {first['langgraph_p50_ms']:.2f} ms | "
+        f"{first['ratio']:.2f} | <= 1.2 |",
         f"| panel of {second['models']} models x {second['model_latency_s']} s each, wall time | "
         f"{second['panel_wall_s']:.3f} s | - | {second['ratio']:.3f} x L | <= 1.15 x L |",
     ]

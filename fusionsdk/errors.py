@@ -26,8 +26,8 @@ from __future__ import annotations
 __all__ = [
     "AllModelsFailed",
     "AuthError",
-    "BudgetExceeded",
     "BadRequest",
+    "BudgetExceeded",
     "CircuitOpen",
     "ConfigError",
     "ContextWindowExceeded",
@@ -75,9 +75,7 @@ class ProviderError(FusionError):
 
     retryable: bool = False
 
-    def __init__(
-        self, message: str, *, model: str | None = None, deployment: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, model: str | None = None, deployment: str | None = None) -> None:
         super().__init__(message)
         self.relabel(message, model=model, deployment=deployment)
 

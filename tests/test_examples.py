@@ -36,7 +36,9 @@ async def test_example_runs_on_fakes(name: str) -> None:
 
 
 async def test_hybrid_keeps_sensitive_requests_local() -> None:
-    result = await compile_config(with_fakes("hybrid.yaml")).arun("my IBAN is ...", metadata={"sensitive": True})
+    result = await compile_config(with_fakes("hybrid.yaml")).arun(
+        "my IBAN is ...", metadata={"sensitive": True}
+    )
     assert [s["node"] for s in result.trace] == ["route", "private"]
 
 
@@ -61,5 +63,5 @@ def test_notebook_cells_run(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace: dict[str, Any] = {}
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
-            exec("".join(cell["source"]), namespace)  # noqa: S102 - our own notebook
+            exec("".join(cell["source"]), namespace)
     assert namespace["result"].answer

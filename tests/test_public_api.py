@@ -15,11 +15,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_exports_are_pinned() -> None:
     assert fusionsdk.__all__ == [
-        "AllModelsFailed", "AuthError", "BadRequest", "Candidate", "CircuitOpen", "Completion",
-        "ConfigError", "ContextWindowExceeded", "FusionConfig", "FusionError", "FusionResult",
-        "Model", "ModelHub", "ModelSpec", "PluginError", "PluginKind", "ProviderError",
-        "ProviderTimeout", "ProviderUnavailable", "RateLimited", "SecretMissing", "Usage",
-        "__version__", "load_config", "register",
+        "AllModelsFailed",
+        "AuthError",
+        "BadRequest",
+        "Candidate",
+        "CircuitOpen",
+        "Completion",
+        "ConfigError",
+        "ContextWindowExceeded",
+        "FusionConfig",
+        "FusionError",
+        "FusionResult",
+        "Model",
+        "ModelHub",
+        "ModelSpec",
+        "PluginError",
+        "PluginKind",
+        "ProviderError",
+        "ProviderTimeout",
+        "ProviderUnavailable",
+        "RateLimited",
+        "SecretMissing",
+        "Usage",
+        "__version__",
+        "load_config",
+        "register",
     ]
     for name in fusionsdk.__all__:
         assert getattr(fusionsdk, name) is not None

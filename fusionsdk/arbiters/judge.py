@@ -73,8 +73,12 @@ class JudgeArbiter(Arbiter):
         majority = self._majority(candidates)
         if not conflict.conflicted or opts.judge is None:
             why = "agreement" if not conflict.conflicted else "no judge configured"
-            return FusionResult(majority.text, majority.model, {"agreement": conflict.agreement},
-                                f"{why} {conflict.agreement:.0%}: majority answer kept")
+            return FusionResult(
+                majority.text,
+                majority.model,
+                {"agreement": conflict.agreement},
+                f"{why} {conflict.agreement:.0%}: majority answer kept",
+            )
         if context is None or opts.judge not in context.models:
             raise FusionError(f"judge model '{opts.judge}' is not among the graph's models")
         answers = "\n\n".join(f"Answer {i + 1}:\n{c.text}" for i, c in enumerate(candidates))

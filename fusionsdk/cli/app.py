@@ -50,7 +50,9 @@ def build_app() -> typer.Typer:
         try:
             command = registry.get(PluginKind.COMMANDS, record.qualified_name)().build()
         except (FusionError, Exception) as err:  # one broken plugin must not take the CLI down
-            stderr.print(Text.assemble(("warning: ", "yellow"), f"command plugin '{record.name}' skipped: {err}"))
+            stderr.print(
+                Text.assemble(("warning: ", "yellow"), f"command plugin '{record.name}' skipped: {err}")
+            )
             continue
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=record.name)

@@ -41,8 +41,12 @@ def models(config: Path | None = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
     for row in rows:
         colour = "green" if row["status"] == "ok" else "yellow"
         table.add_row(
-            row["name"], row["provider"], row["model"] or "", row["locality"],
-            f"[{colour}]{row['status']}[/]", row["detail"],
+            row["name"],
+            row["provider"],
+            row["model"] or "",
+            row["locality"],
+            f"[{colour}]{row['status']}[/]",
+            row["detail"],
         )
     stdout.print(table)
 

@@ -24,7 +24,9 @@ def _print_result(result: RunResult) -> None:
     if result.interrupted is not None:
         stdout.print(Text.assemble(("paused: ", "yellow"), str(result.interrupted.get("question", ""))))
         stdout.print(f"answer so far: {result.answer}", markup=False)
-        stdout.print(f'resume with: fusionsdk run CONFIG --thread {result.thread_id} --resume "..."', markup=False)
+        stdout.print(
+            f'resume with: fusionsdk run CONFIG --thread {result.thread_id} --resume "..."', markup=False
+        )
         return
     stdout.print(result.answer, markup=False)
     stdout.print(
@@ -37,7 +39,11 @@ def _print_result(result: RunResult) -> None:
     for step in result.trace:
         reasons = "; ".join(d.get("reason", "") for d in step.get("decisions", []) if d.get("reason"))
         models = ",".join(step["models"])
-        stdout.print(Text(f"  {step['node']} ({step['kind']}) {step['latency_s']:.2f}s {models} {reasons}", style="dim"))
+        stdout.print(
+            Text(
+                f"  {step['node']} ({step['kind']}) {step['latency_s']:.2f}s {models} {reasons}", style="dim"
+            )
+        )
 
 
 def run(
@@ -68,7 +74,9 @@ def run(
         if event.result is not None:
             result = event.result
         elif stream and as_json:
-            typer.echo(json.dumps({"type": event.type, "node": event.node, "text": event.text}, ensure_ascii=False))
+            typer.echo(
+                json.dumps({"type": event.type, "node": event.node, "text": event.text}, ensure_ascii=False)
+            )
         elif stream and event.type == "token":
             typer.echo(event.text, nl=False)
         elif stream and event.type == "node":

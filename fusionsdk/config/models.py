@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fusionsdk.config.validation import config_error
 
-__all__ = ["Locality", "ModelSpec", "Prices", "RetrySpec", "BreakerSpec"]
+__all__ = ["BreakerSpec", "Locality", "ModelSpec", "Prices", "RetrySpec"]
 
 Locality = Literal["local", "hosted"]
 
@@ -30,9 +30,7 @@ class Prices(_Strict):
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """USD cost of a call with these token counts."""
-        return (
-            prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok
-        ) / 1e6
+        return (prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok) / 1e6
 
 
 class RetrySpec(_Strict):

@@ -98,7 +98,9 @@ def _wire(builder: Any, config: FusionConfig, nodes: Mapping[str, Node]) -> None
             mapping = {t: ends.get(t, t) for t in targets}
             builder.add_conditional_edges(name, lambda state: state["route"], mapping)
         elif name not in outgoing:
-            raise ConfigError(f"node '{name}' has no outgoing edge: add [{name}, END] or [{name}, <next>]", path="edges")
+            raise ConfigError(
+                f"node '{name}' has no outgoing edge: add [{name}, END] or [{name}, <next>]", path="edges"
+            )
 
 
 def compile_config(

@@ -42,7 +42,9 @@ class NodeContext:
         """The models, for fusers and arbiters that call judges or aggregators."""
         return FusionContext(models=self.hub)
 
-    def check_budget(self, state: Mapping[str, Any], *, extra_cost: float = 0.0, extra_tokens: int = 0) -> None:
+    def check_budget(
+        self, state: Mapping[str, Any], *, extra_cost: float = 0.0, extra_tokens: int = 0
+    ) -> None:
         """Raise BudgetExceeded if the run, plus an estimated next step, is over a limit."""
         estimate = bool(extra_cost or extra_tokens)
         cost = float(state.get("cost_usd", 0.0)) + extra_cost

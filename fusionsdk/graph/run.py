@@ -144,7 +144,9 @@ class Graph:
             graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
                 if mode == "custom":
-                    yield GraphEvent(chunk.get("type", "custom"), chunk.get("node"), chunk.get("text", ""), chunk)
+                    yield GraphEvent(
+                        chunk.get("type", "custom"), chunk.get("node"), chunk.get("text", ""), chunk
+                    )
                     continue
                 for node, update in chunk.items():
                     if node != "__interrupt__":
@@ -202,7 +204,9 @@ class Graph:
 
         snapshot = await app.aget_state(config)
         if not snapshot.next:
-            raise GraphError(f"thread '{config['configurable']['thread_id']}' has nothing waiting to be resumed")
+            raise GraphError(
+                f"thread '{config['configurable']['thread_id']}' has nothing waiting to be resumed"
+            )
         return Command(resume=resume)
 
     async def aresume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:

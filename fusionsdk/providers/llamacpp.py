@@ -256,7 +256,9 @@ class LlamaCppProvider(Provider):
         args["logits_processor"] = LogitsProcessorList(processors)
         try:
             if self.mode == "chat":
-                return llama.create_chat_completion(messages=request.messages, stream=stream, **args), recorder
+                return llama.create_chat_completion(
+                    messages=request.messages, stream=stream, **args
+                ), recorder
             prompt = self.template.replace("{prompt}", render_transcript(request.messages))
             return llama.create_completion(prompt=prompt, stream=stream, **args), recorder
         except ValueError as err:
@@ -317,7 +319,9 @@ class LlamaCppProvider(Provider):
             completion_tokens, finish = 0, None
             for chunk in chunks:
                 choice = chunk["choices"][0]
-                piece = (choice.get("delta") or {}).get("content") if self.mode == "chat" else choice.get("text")
+                piece = (
+                    (choice.get("delta") or {}).get("content") if self.mode == "chat" else choice.get("text")
+                )
                 finish = choice.get("finish_reason") or finish
                 if piece:
                     completion_tokens += 1

@@ -115,9 +115,7 @@ def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Me
         raise BadRequest("messages must be a prompt string or a non-empty list of messages", model=model)
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
-            raise BadRequest(
-                f"messages[{i}] must be a dict with a role in {sorted(_ROLES)}", model=model
-            )
+            raise BadRequest(f"messages[{i}] must be a dict with a role in {sorted(_ROLES)}", model=model)
         if not isinstance(message.get("content"), (str, list)):
             raise BadRequest(f"messages[{i}].content must be a string or a list of parts", model=model)
     return list(messages)
@@ -210,9 +208,7 @@ class Model:
             ProviderError: The model failed and it has no fallbacks.
             AllModelsFailed: The model and each of its fallbacks failed.
         """
-        request = CompletionRequest(
-            normalize_messages(messages, self.name), _params(params), metadata or {}
-        )
+        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
         for candidate in self._chain():
             try:
@@ -296,9 +292,7 @@ class Model:
         failure after that raises :class:`ProviderUnavailable` (text already yielded stays
         yielded). The last chunk carries the finished :class:`Completion`.
         """
-        request = CompletionRequest(
-            normalize_messages(messages, self.name), _params(params), metadata or {}
-        )
+        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
         for candidate in self._chain():
             try:

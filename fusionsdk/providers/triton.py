@@ -89,7 +89,10 @@ class TritonProvider(Provider):
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
         try:
             async with self._http.get().stream(
-                "POST", f"{self._url}/generate_stream", json=self._body(request, True), headers=self._headers()
+                "POST",
+                f"{self._url}/generate_stream",
+                json=self._body(request, True),
+                headers=self._headers(),
             ) as response:
                 if not response.is_success:
                     raise error_for_response(response, await response.aread())

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fusionsdk.errors import GraphError
 from fusionsdk.plugin import PluginOptions
-from fusionsdk.routing.base import RouteDecision, RouteRequest, Router
+from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
 
 __all__ = ["Rule", "RulesRouter"]
 

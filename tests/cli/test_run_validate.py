@@ -55,8 +55,11 @@ def test_run_stream_json(graph_file: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_run_text_prints_answer_and_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "g.yaml"
-    path.write_text(GRAPH.replace("  - [fuse, review]\n  - [review, END]\n", "  - [fuse, END]\n").replace(
-        '  review: {kind: human, question: "Ship it?"}\n', ""))
+    path.write_text(
+        GRAPH.replace("  - [fuse, review]\n  - [review, END]\n", "  - [fuse, END]\n").replace(
+            '  review: {kind: human, question: "Ship it?"}\n', ""
+        )
+    )
     assert main(["run", str(path), "q"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("42") and "panel (panel)" in out and "fuse (fuse)" in out
@@ -92,7 +95,10 @@ def test_graph_mermaid(graph_file: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 @pytest.mark.integration
 def test_quickstart_example_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", str(ROOT / "examples" / "quickstart.yaml"), "What is the capital of France?", "--json"]) == 0
+    assert (
+        main(["run", str(ROOT / "examples" / "quickstart.yaml"), "What is the capital of France?", "--json"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert "Paris" in result["answer"]
     assert [s["node"] for s in result["trace"]] == ["route", "panel", "fuse"]

@@ -47,9 +47,7 @@ async def test_retries_transient_errors_then_succeeds() -> None:
     assert len(model.provider.requests) == 3  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    "error", [AuthError("no"), BadRequest("bad"), ContextWindowExceeded("too long")]
-)
+@pytest.mark.parametrize("error", [AuthError("no"), BadRequest("bad"), ContextWindowExceeded("too long")])
 async def test_never_retries_permanent_errors(error: ProviderError) -> None:
     model = fake_model("m", [error, "ok"], retry=FAST)
     with pytest.raises(type(error)):
@@ -98,9 +96,7 @@ async def test_timeout_raises_provider_timeout() -> None:
 
 def hub_with_fallbacks(**scripts: list[Any]) -> ModelHub:
     names = list(scripts)
-    models: dict[str, Any] = {
-        name: {"provider": "fake", "retry": FAST | {"attempts": 1}} for name in names
-    }
+    models: dict[str, Any] = {name: {"provider": "fake", "retry": FAST | {"attempts": 1}} for name in names}
     models[names[0]]["fallbacks"] = names[1:]
     hub = ModelHub.from_dict({"version": 1, "models": models})
     for name, script in scripts.items():
@@ -139,7 +135,10 @@ async def test_stream_falls_back_before_first_chunk() -> None:
 
 async def test_concurrency_limit_is_respected() -> None:
     hub = ModelHub.from_dict(
-        {"version": 1, "models": {"m": {"provider": "fake", "max_concurrency": 2, "options": {"delay_s": 0.05}}}}
+        {
+            "version": 1,
+            "models": {"m": {"provider": "fake", "max_concurrency": 2, "options": {"delay_s": 0.05}}},
+        }
     )
     model = hub["m"]
     in_flight = peak = 0

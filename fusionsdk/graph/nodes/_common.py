@@ -46,7 +46,7 @@ def render(template: str, state: Mapping[str, Any]) -> str:
         for i, c in enumerate(latest_round(state.get("candidates") or []))
     )
     tools = "\n\n".join(
-        f"<untrusted-data source=\"tool:{r['tool']}\">\n{r['output']}\n</untrusted-data>"
+        f'<untrusted-data source="tool:{r["tool"]}">\n{r["output"]}\n</untrusted-data>'
         for r in state.get("tool_results") or []
     )
     return template.format(
@@ -77,7 +77,9 @@ def to_candidates(records: Sequence[Mapping[str, Any]], source: str | None = Non
         Candidate(
             model=r["model"],
             text=r["text"],
-            logprobs=None if r.get("logprobs") is None else tuple(TokenLogprob(t, lp) for t, lp in r["logprobs"]),
+            logprobs=None
+            if r.get("logprobs") is None
+            else tuple(TokenLogprob(t, lp) for t, lp in r["logprobs"]),
             cost_usd=r.get("cost_usd"),
         )
         for r in chosen

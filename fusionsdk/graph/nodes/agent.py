@@ -11,7 +11,7 @@ from fusionsdk.graph.base import Node
 from fusionsdk.graph.nodes._common import check_template, completion_update, render
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind
-from fusionsdk.routing.base import RouteRequest, Router
+from fusionsdk.routing.base import Router, RouteRequest
 
 __all__ = ["AgentNode"]
 
@@ -79,12 +79,18 @@ class AgentNode(Node):
                 RouteRequest(str(state.get("task", "")), state.get("metadata") or {}), opts.models
             )
             target = decision.target
-            decisions.append({"node": self.name, "type": "route", "target": target, "reason": decision.reason})
+            decisions.append(
+                {"node": self.name, "type": "route", "target": target, "reason": decision.reason}
+            )
         assert target is not None
         messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
             {"role": "user", "content": render(opts.prompt, state)}
         ]
-        params = {k: v for k, v in (("max_tokens", opts.max_tokens), ("temperature", opts.temperature)) if v is not None}
+        params = {
+            k: v
+            for k, v in (("max_tokens", opts.max_tokens), ("temperature", opts.temperature))
+            if v is not None
+        }
         write = get_stream_writer()
         completion = None
         async for chunk in self.context.model(target).astream(
@@ -95,5 +101,9 @@ class AgentNode(Node):
             completion = chunk.completion or completion
         assert completion is not None
         update = completion_update(self.name, [completion])
-        return {**update, "answer": completion.text, "decisions": decisions,
-                "messages": [{"role": "assistant", "content": completion.text, "name": completion.model}]}
+        return {
+            **update,
+            "answer": completion.text,
+            "decisions": decisions,
+            "messages": [{"role": "assistant", "content": completion.text, "name": completion.model}],
+        }

@@ -46,16 +46,30 @@ class ArbitrateNode(Node):
             from fusionsdk.config.validation import validate_model
 
             arbiter_cls = self.context.registry.get(PluginKind.ARBITERS, opts.arbiter)
-            self.arbiter = arbiter_cls(validate_model(arbiter_cls.Options, opts.options, f"nodes.{self.name}.options"))
+            self.arbiter = arbiter_cls(
+                validate_model(arbiter_cls.Options, opts.options, f"nodes.{self.name}.options")
+            )
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         opts: ArbitrateNode.Options = self.options  # type: ignore[assignment]
         assert self.arbiter is not None
         candidates = to_candidates(state.get("candidates") or [], opts.source)
         conflict = self.arbiter.detect(candidates)
-        result = await self.arbiter.resolve(str(state.get("task", "")), candidates, self.context.fusion_context())
+        result = await self.arbiter.resolve(
+            str(state.get("task", "")), candidates, self.context.fusion_context()
+        )
         decision = {
-            "node": self.name, "type": "arbitrate", "arbiter": opts.arbiter, "agreement": conflict.agreement,
-            "conflicted": conflict.conflicted, "winner": result.winner, "reason": result.reason,
+            "node": self.name,
+            "type": "arbitrate",
+            "arbiter": opts.arbiter,
+            "agreement": conflict.agreement,
+            "conflicted": conflict.conflicted,
+            "winner": result.winner,
+            "reason": result.reason,
         }
-        return {"answer": result.text, "decisions": [decision], "usage": dict(result.usage), "cost_usd": result.cost_usd}
+        return {
+            "answer": result.text,
+            "decisions": [decision],
+            "usage": dict(result.usage),
+            "cost_usd": result.cost_usd,
+        }

@@ -44,7 +44,9 @@ class FuseNode(Node):
             from fusionsdk.config.validation import validate_model
 
             fuser_cls = self.context.registry.get(PluginKind.FUSERS, opts.strategy)
-            self.fuser = fuser_cls(validate_model(fuser_cls.Options, opts.options, f"nodes.{self.name}.options"))
+            self.fuser = fuser_cls(
+                validate_model(fuser_cls.Options, opts.options, f"nodes.{self.name}.options")
+            )
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
@@ -55,7 +57,16 @@ class FuseNode(Node):
         result = await self.fuser.fuse(str(state.get("task", "")), candidates, self.context.fusion_context())
         get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
         decision = {
-            "node": self.name, "type": "fuse", "strategy": opts.strategy, "winner": result.winner,
-            "scores": dict(result.scores), "reason": result.reason,
+            "node": self.name,
+            "type": "fuse",
+            "strategy": opts.strategy,
+            "winner": result.winner,
+            "scores": dict(result.scores),
+            "reason": result.reason,
         }
-        return {"answer": result.text, "decisions": [decision], "usage": dict(result.usage), "cost_usd": result.cost_usd}
+        return {
+            "answer": result.text,
+            "decisions": [decision],
+            "usage": dict(result.usage),
+            "cost_usd": result.cost_usd,
+        }

@@ -39,9 +39,15 @@ class HumanNode(Node):
                 "node": self.name,
                 "question": opts.question,
                 "answer": state.get("answer", ""),
-                "candidates": [{"model": c["model"], "text": c["text"]} for c in state.get("candidates") or []],
+                "candidates": [
+                    {"model": c["model"], "text": c["text"]} for c in state.get("candidates") or []
+                ],
             }
         )
         text = str(reply or "").strip()
-        decision = {"node": self.name, "type": "human", "reason": "replaced the answer" if text else "approved"}
+        decision = {
+            "node": self.name,
+            "type": "human",
+            "reason": "replaced the answer" if text else "approved",
+        }
         return {"answer": text or state.get("answer", ""), "decisions": [decision]}

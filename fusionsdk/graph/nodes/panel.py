@@ -89,10 +89,17 @@ class PanelNode(Node):
         if budget.max_cost_usd is not None or budget.max_tokens is not None:
             cost, tokens = self._estimate(messages)
             self.context.check_budget(state, extra_cost=cost, extra_tokens=tokens)
-        results = await asyncio.gather(*(self._ask(m, messages, state) for m in opts.models), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._ask(m, messages, state) for m in opts.models), return_exceptions=True
+        )
         answers = [r for r in results if isinstance(r, Completion)]
         failures = [
-            {"model": m, "error": f"{type(r).__name__}: {r}" if not isinstance(r, TimeoutError) else f"timeout after {opts.timeout_s}s"}
+            {
+                "model": m,
+                "error": f"{type(r).__name__}: {r}"
+                if not isinstance(r, TimeoutError)
+                else f"timeout after {opts.timeout_s}s",
+            }
             for m, r in zip(opts.models, results, strict=True)
             if not isinstance(r, Completion)
         ]
@@ -101,7 +108,14 @@ class PanelNode(Node):
                 raise r
         if len(answers) < opts.quorum:
             detail = "; ".join(f"{f['model']}: {f['error']}" for f in failures)
-            raise GraphError(f"panel '{self.name}' got {len(answers)} answers, quorum is {opts.quorum} ({detail})")
+            raise GraphError(
+                f"panel '{self.name}' got {len(answers)} answers, quorum is {opts.quorum} ({detail})"
+            )
         update = completion_update(self.name, answers)
-        decision = {"node": self.name, "type": "panel", "answered": [a.model for a in answers], "failed": failures}
+        decision = {
+            "node": self.name,
+            "type": "panel",
+            "answered": [a.model for a in answers],
+            "failed": failures,
+        }
         return {**update, "decisions": [decision]}

@@ -11,7 +11,7 @@ from fusionsdk.errors import GraphError
 from fusionsdk.graph.base import Node
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind
-from fusionsdk.routing.base import RouteRequest, Router
+from fusionsdk.routing.base import Router, RouteRequest
 
 __all__ = ["RouterNode"]
 
@@ -51,7 +51,9 @@ class RouterNode(Node):
             from fusionsdk.config.validation import validate_model
 
             router_cls = self.context.registry.get(PluginKind.ROUTERS, opts.strategy)
-            self.router = router_cls(validate_model(router_cls.Options, opts.options, f"nodes.{self.name}.options"))
+            self.router = router_cls(
+                validate_model(router_cls.Options, opts.options, f"nodes.{self.name}.options")
+            )
 
     def route_targets(self) -> list[str]:
         opts: RouterNode.Options = self.options  # type: ignore[assignment]
@@ -62,9 +64,16 @@ class RouterNode(Node):
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         assert self.router is not None
         targets = self.route_targets()
-        decision = await self.router.route(RouteRequest(str(state.get("task", "")), state.get("metadata") or {}), targets)
+        decision = await self.router.route(
+            RouteRequest(str(state.get("task", "")), state.get("metadata") or {}), targets
+        )
         if decision.target not in targets:
             raise GraphError(f"router '{self.name}' chose '{decision.target}', not one of {targets}")
-        record = {"node": self.name, "type": "route", "target": decision.target, "reason": decision.reason,
-                  "scores": dict(decision.scores)}
+        record = {
+            "node": self.name,
+            "type": "route",
+            "target": decision.target,
+            "reason": decision.reason,
+            "scores": dict(decision.scores),
+        }
         return {"route": decision.target, "decisions": [record]}

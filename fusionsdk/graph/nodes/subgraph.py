@@ -46,4 +46,9 @@ class SubgraphNode(Node):
         text = str(state.get("answer" if opts.input == "answer" else "task", ""))
         result = await self.graph.arun(text, metadata=dict(state.get("metadata") or {}))
         decision = {"node": self.name, "type": "subgraph", "config": str(opts.config), "trace": result.trace}
-        return {"answer": result.answer, "usage": result.usage, "cost_usd": result.cost_usd, "decisions": [decision]}
+        return {
+            "answer": result.answer,
+            "usage": result.usage,
+            "cost_usd": result.cost_usd,
+            "decisions": [decision],
+        }

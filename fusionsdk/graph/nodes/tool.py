@@ -59,5 +59,11 @@ class ToolNode(Node):
         try:
             output = await self.tool.run(**arguments)
         except TypeError as err:
-            raise GraphError(f"tool '{opts.tool}' in node '{self.name}' rejected its arguments: {err}") from None
-        return {"tool_results": [{"node": self.name, "tool": opts.tool, "output": str(output), "trust": "untrusted"}]}
+            raise GraphError(
+                f"tool '{opts.tool}' in node '{self.name}' rejected its arguments: {err}"
+            ) from None
+        return {
+            "tool_results": [
+                {"node": self.name, "tool": opts.tool, "output": str(output), "trust": "untrusted"}
+            ]
+        }
