@@ -33,8 +33,12 @@ def list_plugins(
     for row in rows:
         colour = {"loaded": "green", "error": "red", "blocked": "yellow"}.get(row["status"], "")
         table.add_row(
-            row["kind"], row["name"], row["distribution"], row["version"],
-            f"[{colour}]{row['status']}[/]" if colour else row["status"], row["error"] or "",
+            row["kind"],
+            row["name"],
+            row["distribution"],
+            row["version"],
+            f"[{colour}]{row['status']}[/]" if colour else row["status"],
+            row["error"] or "",
         )
     stdout.print(table)
 
@@ -47,9 +51,11 @@ def show_plugin(
 ) -> None:
     """Show a plugin's docstring and options schema."""
     registry = default_registry()
-    kinds = [PluginKind.parse(kind)] if kind else [
-        k for k in PluginKind if any(r.name == name.rpartition(":")[2] for r in registry.records(k))
-    ]
+    kinds = (
+        [PluginKind.parse(kind)]
+        if kind
+        else [k for k in PluginKind if any(r.name == name.rpartition(":")[2] for r in registry.records(k))]
+    )
     if not kinds:
         raise PluginError(f"no plugin named '{name}' of any kind (see: fusionsdk plugins list)")
     if len(kinds) > 1:

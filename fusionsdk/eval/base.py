@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from fusionsdk.plugin import PluginBase
 
@@ -10,7 +11,14 @@ __all__ = ["Scorer"]
 
 
 class Scorer(PluginBase, ABC):
-    """Base class of scorers. Scores lie in [0, 1]; 1 means correct."""
+    """Base class of scorers. Scores lie in [0, 1]; 1 means correct.
+
+    Attributes:
+        deterministic: Whether the same pair always gets the same score (the conformance kit
+            checks it when True; scorers that ask a judge model set it False).
+    """
+
+    deterministic: ClassVar[bool] = True
 
     @abstractmethod
     def score(self, prediction: str, reference: str) -> float:

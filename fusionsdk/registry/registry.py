@@ -8,7 +8,9 @@ points of the ``fusionsdk`` distribution and go through exactly the same path.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ __all__ = ["PluginRecord", "Registry", "normalize_distribution"]
 
 BUILTIN_DISTRIBUTION = "fusionsdk"
 CODE_DISTRIBUTION = "<code>"
+_PLUGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 #: (entry point, distribution name, distribution version) as discovery yields them.
 Discovered = tuple[EntryPoint, str, str]
@@ -143,14 +146,22 @@ class Registry:
         if record.builtin:
             return None
         allow = self._settings.plugin_allow_list
-        dist = normalize_distribution(record.distribution)
-        if {dist, record.name, record.qualified_name} & allow:
+        if any(self._allows(entry, record) for entry in allow):
             return None
         if allow:
             return "not in FUSIONSDK_PLUGINS"
         if self._settings.disable_plugin_autoload:
             return "FUSIONSDK_DISABLE_PLUGIN_AUTOLOAD is set and FUSIONSDK_PLUGINS does not name it"
         return None
+
+    @staticmethod
+    def _allows(entry: str, record: PluginRecord) -> bool:
+        """Whether allow-list ``entry`` (distribution, name or ``distribution:name``) names ``record``."""
+        dist = normalize_distribution(record.distribution)
+        prefix, sep, name = entry.rpartition(":")
+        if sep:
+            return normalize_distribution(prefix) == dist and name == record.name
+        return entry == record.name or normalize_distribution(entry) == dist
 
     def names(self, kind: PluginKind | str) -> list[str]:
         """The usable (not blocked) names of a kind, sorted."""
@@ -177,9 +188,8 @@ class Registry:
         dist, sep, short = name.rpartition(":")
         candidates = [r for r in self._kind_records(kind) if r.name == (short if sep else name)]
         if sep:
-            candidates = [
-                r for r in candidates if normalize_distribution(r.distribution) == normalize_distribution(dist)
-            ]
+            wanted = normalize_distribution(dist)
+            candidates = [r for r in candidates if normalize_distribution(r.distribution) == wanted]
         usable = [r for r in candidates if r.status != "blocked"]
         if not usable:
             if candidates:
@@ -224,10 +234,8 @@ class Registry:
         """Import every allowed plugin so that broken ones show ``status == "error"``."""
         for record in self.records(kind):
             if record.status == "available":
-                try:
+                with contextlib.suppress(PluginError):  # the failure is kept on the record
                     self._load(record)
-                except PluginError:
-                    pass  # recorded on the record itself
         return self.records(kind)
 
     def describe(self, kind: PluginKind | str, name: str) -> dict[str, Any]:
@@ -280,6 +288,11 @@ class Registry:
             PluginError: The name is taken and ``replace`` is False, or ``obj`` breaks the contract.
         """
         kind = PluginKind.parse(kind)
+        if not isinstance(name, str) or not _PLUGIN_NAME.fullmatch(name):
+            raise PluginError(
+                f"{name!r} is not a valid {kind.value} plugin name (letters, digits, _ . -; "
+                "':' is reserved for distribution:name)"
+            )
         accepted = self._accept(kind, name, obj)
         with self._lock:
             records = self._kind_records(kind)
@@ -291,9 +304,7 @@ class Registry:
                 )
             records[:] = [r for r in records if not (r.name == name and r.distribution == CODE_DISTRIBUTION)]
             target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
-            records.append(
-                PluginRecord(kind, name, CODE_DISTRIBUTION, "-", target, "loaded", obj=accepted)
-            )
+            records.append(PluginRecord(kind, name, CODE_DISTRIBUTION, "-", target, "loaded", obj=accepted))
 
     def unregister(self, kind: PluginKind | str, name: str) -> None:
         """Remove a plugin registered in code; entry-point plugins it shadowed come back."""

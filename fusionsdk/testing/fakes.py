@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionsdk.config.models import ModelSpec
+from fusionsdk.errors import BadRequest
 from fusionsdk.memory.base import Embedder
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.providers.base import (
@@ -75,6 +76,8 @@ class FakeProvider(Provider):
             self.requests.append(request)
             index = next(self._counter)
         if not self.script:
+            if not request.messages:
+                raise BadRequest("the fake provider echoes the last message, and the request has none")
             return str(request.messages[-1]["content"])
         step = self.script[index % len(self.script)]
         if isinstance(step, BaseException):

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from fusionsdk.errors import FusionError
 from fusionsdk.plugin import PluginBase
 
 __all__ = ["Tool"]
@@ -32,15 +33,25 @@ class Tool(PluginBase, ABC):
         if isinstance(obj, type) or not callable(obj):
             return obj
         func: Callable[..., Any] = obj
+        try:
+            signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):  # some builtins have no signature to check against
+            signature = None
+        tool_name = getattr(func, "__name__", "tool")
 
         class FunctionTool(Tool):
             description: ClassVar[str] = inspect.getdoc(func) or ""
 
             async def run(self, **arguments: Any) -> Any:
+                try:  # a model wrote these arguments: refuse bad ones with a FusionError
+                    if signature is not None:
+                        signature.bind(**arguments)
+                except TypeError as err:
+                    raise FusionError(f"tool '{tool_name}': {err}") from None
                 if inspect.iscoroutinefunction(func):
                     return await func(**arguments)
                 return await asyncio.to_thread(func, **arguments)
 
-        FunctionTool.__name__ = FunctionTool.__qualname__ = getattr(func, "__name__", "tool")
+        FunctionTool.__name__ = FunctionTool.__qualname__ = tool_name
         FunctionTool.__doc__ = inspect.getdoc(func)
         return FunctionTool

@@ -1,0 +1,234 @@
+"""The conformance kit applied to every built-in plugin fusionsdk registers.
+
+Each built-in either has a conformance test class here or sits in :data:`SKIPPED` with the reason;
+:func:`test_every_builtin_is_covered_or_skipped_with_a_reason` fails when a new built-in is
+registered in pyproject.toml without either.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import fusionsdk
+from fusionsdk.arbiters.judge import JudgeArbiter
+from fusionsdk.config.models import ModelSpec
+from fusionsdk.errors import ProviderUnavailable
+from fusionsdk.fusion.base import FusionContext
+from fusionsdk.fusion.majority_vote import MajorityVote
+from fusionsdk.providers.base import Provider
+from fusionsdk.providers.llamacpp import LlamaCppProvider
+from fusionsdk.registry import Registry
+from fusionsdk.routing.rules import RulesRouter
+from fusionsdk.settings import Settings
+from fusionsdk.testing import (
+    ArbiterConformance,
+    CommandConformance,
+    EmbedderConformance,
+    FakeEmbedder,
+    FakeProvider,
+    FuserConformance,
+    PluginConformance,
+    ProviderConformance,
+    RouterConformance,
+    fake_model,
+)
+
+_SERVER = "talks to a served model over HTTP; tests/providers runs it against loopback test servers"
+_NODE = "a graph node kind, built by the graph compiler with a NodeContext; covered by the graph tests"
+
+#: Built-ins the kit does not run against here, and why. Keys are (kind, entry-point name).
+SKIPPED: dict[tuple[str, str], str] = {
+    ("providers", "litellm"): "calls hosted APIs through LiteLLM; tests/providers covers it offline",
+    ("providers", "openai_compatible"): _SERVER,
+    ("providers", "vllm"): _SERVER,
+    ("providers", "sglang"): _SERVER,
+    ("providers", "llamacpp_server"): _SERVER,
+    ("providers", "ollama"): _SERVER,
+    ("providers", "trtllm"): _SERVER,
+    ("providers", "tgi_messages"): _SERVER,
+    ("providers", "tgi"): _SERVER,
+    ("providers", "triton"): _SERVER,
+    ("nodes", "agent"): _NODE,
+    ("nodes", "router"): _NODE,
+    ("nodes", "panel"): _NODE,
+    ("nodes", "fuse"): _NODE,
+    ("nodes", "arbitrate"): _NODE,
+    ("nodes", "tool"): _NODE,
+    ("nodes", "human"): _NODE,
+    ("nodes", "subgraph"): _NODE,
+}
+
+# -- fusers ---------------------------------------------------------------------------------------
+
+
+class TestMajorityVote(FuserConformance):
+    plugin_class = MajorityVote
+
+
+class TestMajorityVoteOnNumbers(FuserConformance):
+    plugin_class = MajorityVote
+    plugin_options: ClassVar[dict[str, Any]] = {"extract": "number"}
+
+
+# -- arbiters -------------------------------------------------------------------------------------
+
+
+class TestJudgeArbiterWithoutJudge(ArbiterConformance):
+    plugin_class = JudgeArbiter
+
+
+class TestJudgeArbiterWithFakeJudge(ArbiterConformance):
+    plugin_class = JudgeArbiter
+    plugin_options: ClassVar[dict[str, Any]] = {"judge": "referee"}
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(models={"referee": fake_model("referee", ["Answer 1 is best: 1"])})
+
+
+# -- routers --------------------------------------------------------------------------------------
+
+
+class TestRulesRouter(RouterConformance):
+    plugin_class = RulesRouter
+    plugin_options: ClassVar[dict[str, Any]] = {
+        "routes": [{"target": "large", "keywords": ["report"]}, {"target": "small", "max_length": 40}],
+        "default": "small",
+    }
+
+    @pytest.fixture
+    def targets(self) -> list[str]:
+        return ["large", "small"]
+
+
+# -- embedders and providers ----------------------------------------------------------------------
+
+
+class TestFakeEmbedder(EmbedderConformance):
+    plugin_class = FakeEmbedder
+
+
+class TestFakeProvider(ProviderConformance):
+    """The fake echoes the last message when it has no script: deterministic."""
+
+    plugin_class = FakeProvider
+    deterministic = True
+
+    @pytest.fixture
+    def failing_plugin(self, spec: ModelSpec) -> Provider:
+        provider = FakeProvider(spec)
+        provider.script = [ProviderUnavailable("scripted outage")]
+        return provider
+
+
+class TestScriptedFakeProvider(ProviderConformance):
+    plugin_class = FakeProvider
+    plugin_options: ClassVar[dict[str, Any]] = {
+        "responses": ["red", "blue"],
+        "logprob": -0.25,
+        "delay_s": 0.001,
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]")
+class TestLlamaCppProvider(ProviderConformance):
+    """The embedded provider on the bundled SmolLM2 (greedy, so deterministic)."""
+
+    plugin_class = LlamaCppProvider
+    spec_fields: ClassVar[dict[str, Any]] = {"model": "smollm2-135m-instruct"}
+    deterministic = True
+    max_tokens = 6
+    concurrent_calls = 3
+
+
+# -- the built-ins, installed or declared ---------------------------------------------------------
+
+
+def _pyproject_entry_points() -> set[tuple[str, str, str]]:
+    """(kind, name, target) of each entry point in fusionsdk's pyproject.toml, when it is at hand."""
+    pyproject = Path(fusionsdk.__file__).resolve().parents[1] / "pyproject.toml"
+    if sys.version_info < (3, 11) or not pyproject.is_file():
+        return set()
+    import tomllib
+
+    groups = tomllib.loads(pyproject.read_text())["project"].get("entry-points", {})
+    return {
+        (group.removeprefix("fusionsdk."), name, target)
+        for group, entries in groups.items()
+        if group.startswith("fusionsdk.")
+        for name, target in entries.items()
+    }
+
+
+def _builtins() -> dict[tuple[str, str], str]:
+    """Every built-in, installed or declared, as (kind, name) -> ``module:attribute``."""
+    registry = Registry(Settings(plugins="", disable_plugin_autoload=False))
+    found = {(r.kind.value, r.name): r.target for r in registry.records() if r.builtin}
+    for kind, name, target in _pyproject_entry_points():
+        found.setdefault((kind, name), target)
+    return found
+
+
+# -- commands: every built-in command, mounted and asked for --help ---------------------------------
+
+
+def _load(kind: str, name: str, target: str) -> Any:
+    return EntryPoint(name, target, f"fusionsdk.{kind}").load()
+
+
+def _add_command_suites() -> None:
+    for (kind, name), target in sorted(_builtins().items()):
+        if kind == "commands":
+            attributes = {"plugin_class": _load(kind, name, target), "command_name": name}
+            suite = type(f"TestCommand_{name}", (CommandConformance,), attributes)
+            globals()[suite.__name__] = suite
+
+
+_add_command_suites()
+
+# -- nothing forgotten ----------------------------------------------------------------------------
+
+
+def _covered() -> set[tuple[str, Any]]:
+    """(kind, plugin class) of each conformance test class in this module."""
+    suites = [
+        value
+        for name, value in globals().items()
+        if name.startswith("Test") and isinstance(value, type) and issubclass(value, PluginConformance)
+    ]
+    return {(suite.kind.value, suite.plugin_class) for suite in suites}
+
+
+def test_every_builtin_is_covered_or_skipped_with_a_reason() -> None:
+    covered = _covered()
+    forgotten = []
+    for (kind, name), target in sorted(_builtins().items()):
+        if (kind, _load(kind, name, target)) not in covered and (kind, name) not in SKIPPED:
+            forgotten.append(f"{kind}:{name} ({target})")
+    assert not forgotten, (
+        "built-in plugins with neither a conformance test class in this module nor a SKIPPED "
+        f"entry with a reason: {', '.join(forgotten)}"
+    )
+
+
+def test_skip_list_is_justified_and_current() -> None:
+    builtins = _builtins()
+    covered = _covered()
+    for (kind, name), reason in SKIPPED.items():
+        assert (kind, name) in builtins, f"SKIPPED names {kind}:{name}, which is not a built-in any more"
+        assert len(reason.split()) >= 4, f"say why {kind}:{name} is skipped"
+        assert (kind, _load(kind, name, builtins[(kind, name)])) not in covered, (
+            f"{kind}:{name} is covered: take it off SKIPPED"
+        )
+
+
+def test_the_builtin_suites_cover_several_kinds() -> None:
+    kinds = {kind for kind, _ in _covered()}
+    assert {"fusers", "arbiters", "routers", "embedders", "providers", "commands"} <= kinds
