@@ -88,6 +88,7 @@ class Graph:
         self.context = context
         self._builder = builder
         self._memory_app: Any = None
+        self._plain_app: Any = None
 
     @property
     def hub(self) -> Any:
@@ -95,8 +96,13 @@ class Graph:
         return self.context.hub
 
     @contextlib.asynccontextmanager
-    async def _app(self, checkpoint: str | Path | None) -> AsyncIterator[Any]:
-        if checkpoint is None:
+    async def _app(self, checkpoint: str | Path | bool | None) -> AsyncIterator[Any]:
+        if checkpoint is False:  # evaluation: nothing kept between runs, no human pauses
+            if self._plain_app is None:
+                self._plain_app = self._builder.compile()
+            yield self._plain_app
+            return
+        if checkpoint is None or checkpoint is True:
             if self._memory_app is None:  # compiling costs milliseconds: once per graph
                 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -126,7 +132,7 @@ class Graph:
         *,
         thread_id: str | None = None,
         metadata: dict[str, Any] | None = None,
-        checkpoint: str | Path | None = None,
+        checkpoint: str | Path | bool | None = None,
         resume: Any = None,
     ) -> AsyncIterator[GraphEvent]:
         """Run the graph, yielding node, token and answer events, then a ``result`` event.
@@ -135,7 +141,8 @@ class Graph:
             task: The request (None when resuming).
             thread_id: Thread to run in (a new one when omitted).
             metadata: Run metadata (row ids, ``sensitive``, ...).
-            checkpoint: SQLite file for durable runs (in memory when omitted).
+            checkpoint: SQLite file for durable runs; in memory when omitted; ``False`` keeps
+                nothing (no pauses or resumes; what ``fusionsdk eval`` uses).
             resume: The reply to a paused ``human`` node (with ``thread_id``).
         """
         thread_id = thread_id or uuid.uuid4().hex
@@ -181,7 +188,7 @@ class Graph:
         *,
         thread_id: str | None = None,
         metadata: dict[str, Any] | None = None,
-        checkpoint: str | Path | None = None,
+        checkpoint: str | Path | bool | None = None,
         resume: Any = None,
     ) -> RunResult:
         """Run to the end (or to a ``human`` pause) and return the :class:`RunResult`.
