@@ -45,7 +45,7 @@ def litellm() -> ModuleType:
     module.suppress_debug_info = True
     module.telemetry = False
     module.num_retries = 0
-    module.drop_params = True
+    module.drop_params = False  # per call instead (LiteLLMProvider.drop_params)
     install_log_filter("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx")
     return module
 
@@ -76,9 +76,17 @@ def parse_retry_after(headers: Any) -> float | None:
 
 
 def _headers(exc: BaseException) -> Any:
+    # LiteLLM keeps the server's headers in ``litellm_response_headers``; its ``response`` is
+    # often a stand-in with none.
     response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    return headers if headers is not None else getattr(exc, "headers", None)
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(response, "headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if headers:
+            return headers
+    return None
 
 
 def _status(exc: BaseException) -> int | None:
@@ -149,5 +157,5 @@ def map_litellm_error(exc: BaseException) -> ProviderError:
 
 def _message(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
-    text = re.sub(r"^litellm\.\w+: ", "", text)
+    text = re.sub(r"^(litellm\.\w+: )+", "", text)
     return text.strip()[:500]

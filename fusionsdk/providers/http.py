@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from fusionsdk.config.models import ModelSpec
 from fusionsdk.errors import (
     AuthError,
     BadRequest,
@@ -19,11 +20,19 @@ from fusionsdk.errors import (
     RateLimited,
 )
 from fusionsdk.providers.base import Reachability
-from fusionsdk.providers.secrets import redact
+from fusionsdk.providers.secrets import api_key, redact
 
-__all__ = ["error_for_response", "iter_sse", "map_transport_error", "probe"]
+__all__ = ["error_for_response", "iter_sse", "map_transport_error", "probe", "probe_deployment"]
 
-_CONTEXT_HINTS = ("must be <=", "context", "too long", "maximum length", "input_length")
+# TGI: "`inputs` tokens + `max_new_tokens` must be <= N", "`inputs` must have less than N tokens".
+_CONTEXT_HINTS = (
+    "must be <=",
+    "must have less than",
+    "context",
+    "too long",
+    "maximum length",
+    "input_length",
+)
 
 
 def _body_message(body: bytes) -> str:
@@ -52,10 +61,27 @@ def error_for_response(response: httpx.Response, body: bytes) -> ProviderError:
         return RateLimited(message, retry_after=parse_retry_after(response.headers))
     if status in (408, 504):
         return ProviderTimeout(message)
-    if status == 413 or (status in (400, 422) and any(h in message for h in _CONTEXT_HINTS)):
+    if status == 413 or (status in (400, 422) and _is_context_error(message)):
         return ContextWindowExceeded(message)
     if 400 <= status < 500 and status != 424:  # TGI's 424 is a failed generation
         return BadRequest(message)
+    return ProviderUnavailable(message)
+
+
+def _is_context_error(message: str) -> bool:
+    return any(hint in message for hint in _CONTEXT_HINTS)
+
+
+def _stream_error(event: dict[str, Any]) -> ProviderError:
+    """The ProviderError for an in-band ``error`` event. TGI reports every failure of
+    ``/generate_stream`` this way (status 200), validation errors included, so its
+    ``error_type`` decides whether a retry can help."""
+    message = redact(f"stream error: {event['error']}")
+    kind = event.get("error_type")
+    if kind == "validation":
+        return ContextWindowExceeded(message) if _is_context_error(message) else BadRequest(message)
+    if kind == "overloaded":
+        return RateLimited(message)
     return ProviderUnavailable(message)
 
 
@@ -74,7 +100,8 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
     """Yield the JSON payload of each ``data:`` event; stop at ``[DONE]``.
 
     Raises:
-        ProviderUnavailable: The stream broke or carried an ``error`` event.
+        ProviderError: The stream carried an ``error`` event (mapped by its ``error_type``).
+        ProviderUnavailable: The stream broke.
     """
     async for line in response.aiter_lines():
         if not line.startswith("data:"):
@@ -87,7 +114,7 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         except ValueError as exc:
             raise ProviderUnavailable(f"malformed stream event: {payload[:80]!r}") from exc
         if isinstance(event, dict) and event.get("error"):
-            raise ProviderUnavailable(redact(f"stream error: {event['error']}"))
+            raise _stream_error(event)
         yield event
 
 
@@ -102,6 +129,15 @@ async def probe(url: str, key: str | None = None, timeout_s: float = 3.0) -> Rea
     if response.is_success:
         return Reachability("ok", f"HTTP {response.status_code}")
     return Reachability("error", redact(f"HTTP {response.status_code}"))
+
+
+async def probe_deployment(spec: ModelSpec, url: str) -> Reachability:
+    """``missing-key`` when ``spec`` names an unset API-key variable (its calls would fail even
+    where the health route is open), else :func:`probe` of ``url`` with the key."""
+    key = api_key(spec, required=False)
+    if spec.api_key_env and key is None:
+        return Reachability("missing-key", f"set {spec.api_key_env}")
+    return await probe(url, key)
 
 
 class LoopLocalClient:

@@ -67,6 +67,9 @@ class LiteLLMProvider(Provider):
     litellm_prefix: ClassVar[str] = ""
     #: Path appended to ``base_url`` for the cheap reachability probe (None: no probe).
     probe_path: ClassVar[str | None] = None
+    #: Let LiteLLM drop parameters a hosted API does not take. With it on, LiteLLM also re-sends
+    #: a request that got a 422 (a retry outside ours), so servers we address directly get it off.
+    drop_params: ClassVar[bool] = True
 
     def _model_id(self) -> str:
         return f"{self.litellm_prefix}{self.spec.model or self.spec.name}"
@@ -82,6 +85,7 @@ class LiteLLMProvider(Provider):
             "timeout": self.spec.timeout_s,
             "num_retries": 0,
             "max_retries": 0,
+            "drop_params": self.drop_params,
         }
         if self.spec.base_url:
             args["api_base"] = self.spec.base_url

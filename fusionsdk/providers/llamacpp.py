@@ -317,12 +317,16 @@ class LlamaCppProvider(Provider):
             chunks, recorder = self._run(request, cancel, stream=True)
             assert not isinstance(chunks, dict)
             completion_tokens, finish = 0, None
+            at_start = self.mode == "completion"  # complete() strips completion text; match it
             for chunk in chunks:
                 choice = chunk["choices"][0]
                 piece = (
                     (choice.get("delta") or {}).get("content") if self.mode == "chat" else choice.get("text")
                 )
                 finish = choice.get("finish_reason") or finish
+                if at_start and piece:
+                    piece = piece.lstrip()
+                    at_start = not piece
                 if piece:
                     completion_tokens += 1
                     yield StreamChunk(text=piece)

@@ -41,6 +41,7 @@ class OpenAICompatibleProvider(LiteLLMProvider):
     requires_base_url: ClassVar[bool] = True
     litellm_prefix: ClassVar[str] = "openai/"
     probe_path: ClassVar[str | None] = "/models"
+    drop_params: ClassVar[bool] = False
 
     def _api_key(self) -> str | None:
         # The openai client insists on some key; local servers ignore it.

@@ -35,7 +35,7 @@ from fusionsdk.providers.http import (
     error_for_response,
     iter_sse,
     map_transport_error,
-    probe,
+    probe_deployment,
 )
 from fusionsdk.providers.prompt import render_transcript
 from fusionsdk.providers.secrets import api_key
@@ -103,7 +103,9 @@ class TGIProvider(Provider):
         logprobs = _token_logprobs(tokens, details.get("top_tokens")) if tokens else None
         usage = None
         if "generated_tokens" in details:
-            prompt_tokens = len(details["prefill"]) if details.get("prefill") else self.count_tokens(body["inputs"])
+            prompt_tokens = (
+                len(details["prefill"]) if details.get("prefill") else self.count_tokens(body["inputs"])
+            )
             usage = Usage(prompt_tokens, int(details["generated_tokens"]))
         return ProviderResponse(
             text=data.get("generated_text", ""),
@@ -129,13 +131,15 @@ class TGIProvider(Provider):
     async def reachability(self) -> Reachability:
         """GET ``/health``."""
         assert self.spec.base_url is not None
-        return await probe(f"{self.spec.base_url}/health", api_key(self.spec, required=False))
+        return await probe_deployment(self.spec, f"{self.spec.base_url}/health")
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
-def _token_logprobs(tokens: list[dict[str, Any]], top: list[list[dict[str, Any]]] | None) -> tuple[TokenLogprob, ...]:
+def _token_logprobs(
+    tokens: list[dict[str, Any]], top: list[list[dict[str, Any]]] | None
+) -> tuple[TokenLogprob, ...]:
     alternatives = top or [[] for _ in tokens]
     return tuple(
         TokenLogprob(
@@ -144,6 +148,7 @@ def _token_logprobs(tokens: list[dict[str, Any]], top: list[list[dict[str, Any]]
             top=tuple((a["text"], float(a.get("logprob") or 0.0)) for a in alts),
         )
         for t, alts in zip(tokens, alternatives, strict=False)
+        if not t.get("special")  # end-of-sequence and other special tokens are not in the text
     )
 
 

@@ -30,7 +30,7 @@ from fusionsdk.providers.http import (
     error_for_response,
     iter_sse,
     map_transport_error,
-    probe,
+    probe_deployment,
 )
 from fusionsdk.providers.prompt import render_transcript
 from fusionsdk.providers.secrets import api_key
@@ -105,7 +105,7 @@ class TritonProvider(Provider):
     async def reachability(self) -> Reachability:
         """GET ``/v2/health/ready``."""
         base = self._url.split("/v2/")[0]
-        return await probe(f"{base}/v2/health/ready", api_key(self.spec, required=False))
+        return await probe_deployment(self.spec, f"{base}/v2/health/ready")
 
     async def aclose(self) -> None:
         await self._http.aclose()

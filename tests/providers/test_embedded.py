@@ -1,0 +1,123 @@
+"""The embedded ``llamacpp`` provider with the two bundled models, in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+
+import pytest
+
+import fusionsdk
+from fusionsdk.errors import ProviderTimeout
+from fusionsdk.providers.hub import ModelHub
+from fusionsdk.providers.model import Completion
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama-cpp-python"),
+]
+
+QUESTION = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def hub() -> ModelHub:
+    """The embedded models, smollm2 and gemma3."""
+    return ModelHub.embedded()
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma3"])
+async def test_short_answer(hub: ModelHub, name: str) -> None:
+    completion = await hub[name].acomplete(QUESTION, max_tokens=16)
+    assert "Paris" in completion.text
+    assert completion.model == name and completion.locality == "local" and completion.cost_usd == 0.0
+    assert completion.finish_reason in ("stop", "length")
+    assert completion.usage.prompt_tokens > 0 and 0 < completion.usage.completion_tokens <= 16
+    assert completion.backend_model is not None and completion.backend_model.endswith(".gguf")
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma3"])
+async def test_stream(hub: ModelHub, name: str) -> None:
+    pieces: list[str] = []
+    final: Completion | None = None
+    async for chunk in hub[name].astream(QUESTION, max_tokens=12):
+        if chunk.completion is None:
+            pieces.append(chunk.text)
+        else:
+            final = chunk.completion
+    assert pieces and final is not None
+    assert final.text == "".join(pieces) and "Paris" in final.text
+    assert final.usage.completion_tokens == len(pieces) and final.usage.prompt_tokens > 0
+    assert final.text == (await hub[name].acomplete(QUESTION, max_tokens=12)).text  # as complete says
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma3"])
+async def test_logprobs_are_present_and_negative(hub: ModelHub, name: str) -> None:
+    completion = await hub[name].acomplete(QUESTION, max_tokens=8, logprobs=True, top_logprobs=3)
+    assert completion.logprobs, "no logprobs"
+    assert all(t.logprob <= 0 for t in completion.logprobs)
+    assert any(t.logprob < 0 for t in completion.logprobs)
+    for token in completion.logprobs:
+        assert len(token.top) == 3
+        assert token.top[0][1] >= token.top[1][1] >= token.top[2][1]
+        assert token.logprob <= token.top[0][1] + 1e-6  # greedy: the chosen token is the best
+    assert "".join(t.token for t in completion.logprobs).strip() == completion.text.strip()
+
+
+async def test_greedy_answers_are_repeatable(hub: ModelHub) -> None:
+    first = await hub["smollm2"].acomplete(QUESTION, max_tokens=8)
+    second = await hub["smollm2"].acomplete(QUESTION, max_tokens=8)
+    assert first.text == second.text
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma3"])
+def test_count_tokens_uses_the_models_tokenizer(hub: ModelHub, name: str) -> None:
+    provider = hub[name].provider
+    short, long = provider.count_tokens("Hello"), provider.count_tokens("Hello there, how are you today?")
+    assert 0 < short < long
+    assert provider.count_tokens("") == 0
+
+
+async def test_concurrent_calls_all_succeed(hub: ModelHub) -> None:
+    model = hub["smollm2"]
+    results = await asyncio.gather(*(model.acomplete(QUESTION, max_tokens=6) for _ in range(4)))
+    assert all(r.text for r in results)
+    assert len({r.text for r in results}) == 1  # greedy and serialised: the same answer each time
+
+
+async def test_a_timeout_stops_generation_and_the_model_stays_usable() -> None:
+    spec = {"provider": "llamacpp", "model": "smollm2-135m-instruct"}
+    hub = fusionsdk.ModelHub.from_dict(
+        {
+            "version": 1,
+            "models": {
+                "hasty": {**spec, "timeout_s": 0.05, "retry": {"attempts": 1}},
+                "patient": {**spec, "timeout_s": 60},
+            },
+        }
+    )
+    await hub["patient"].acomplete("Hi", max_tokens=1)  # load the model outside the timed call
+    with pytest.raises(ProviderTimeout, match="no answer within 0.05s"):
+        await hub["hasty"].acomplete("Write a long story about a dragon.", max_tokens=512)
+    started = time.monotonic()
+    completion = await hub["patient"].acomplete(QUESTION, max_tokens=8)
+    assert "Paris" in completion.text
+    assert time.monotonic() - started < 10  # the timed-out generation stopped, it did not run on
+
+
+async def test_a_stream_timeout_is_a_provider_timeout() -> None:
+    spec = {"provider": "llamacpp", "model": "smollm2-135m-instruct", "retry": {"attempts": 1}}
+    hub = fusionsdk.ModelHub.from_dict({"version": 1, "models": {"hasty": {**spec, "timeout_s": 0.001}}})
+    with pytest.raises(ProviderTimeout):
+        async for _ in hub["hasty"].astream("Write a long story about a dragon.", max_tokens=512):
+            pass
+
+
+def test_sync_api(hub: ModelHub) -> None:
+    assert "Paris" in hub["smollm2"].complete(QUESTION, max_tokens=8).text
+
+
+async def test_reachability_is_ok(hub: ModelHub) -> None:
+    reach = await hub.reachability()
+    assert reach["smollm2"].ok and reach["gemma3"].ok
