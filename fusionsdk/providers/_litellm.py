@@ -9,6 +9,7 @@ openai SDK or httpx raises is mapped to a :class:`~fusionsdk.errors.ProviderErro
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 from email.utils import parsedate_to_datetime
@@ -46,6 +47,13 @@ def litellm() -> ModuleType:
     module.telemetry = False
     module.num_retries = 0
     module.drop_params = False  # per call instead (LiteLLMProvider.drop_params)
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        # LiteLLM's own handlers write INFO/DEBUG lines to stdout, into --json output; its
+        # records go through the application's logging configuration instead.
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
     install_log_filter("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx")
     return module
 

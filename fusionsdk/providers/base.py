@@ -175,6 +175,13 @@ class Provider(ABC):
         self.spec = spec
         self.options = options if options is not None else self.Options()
 
+    async def prepare(self) -> None:  # noqa: B027 - optional hook
+        """One-time set-up before the first call (import a client library, load weights).
+
+        The adapter awaits it once, outside the per-call timeout, so a slow first import or
+        model load never counts as the backend being slow.
+        """
+
     @abstractmethod
     async def complete(self, request: CompletionRequest) -> ProviderResponse:
         """Make one attempt at a completion."""

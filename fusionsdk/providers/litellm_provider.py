@@ -71,6 +71,12 @@ class LiteLLMProvider(Provider):
     #: a request that got a 422 (a retry outside ours), so servers we address directly get it off.
     drop_params: ClassVar[bool] = True
 
+    async def prepare(self) -> None:
+        """Import LiteLLM (seconds, once per process) in a worker thread."""
+        import asyncio
+
+        await asyncio.to_thread(litellm)
+
     def _model_id(self) -> str:
         return f"{self.litellm_prefix}{self.spec.model or self.spec.name}"
 

@@ -208,6 +208,10 @@ class LlamaCppProvider(Provider):
         chat_format = opts.chat_format or (self._bundled.chat_format if self._bundled else None)
         return load_llama(self._path, opts.n_ctx, opts.n_threads, chat_format)
 
+    async def prepare(self) -> None:
+        """Load (or assemble and load) the GGUF file in a worker thread."""
+        await asyncio.to_thread(self._model)
+
     def count_tokens(self, text: str) -> int:
         """Tokens by the model's own tokenizer."""
         return len(self._model().llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))

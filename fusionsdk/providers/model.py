@@ -23,6 +23,7 @@ from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.config.validation import config_error
 from fusionsdk.errors import (
     AllModelsFailed,
+    FusionError,
     BadRequest,
     ProviderError,
     ProviderTimeout,
@@ -161,6 +162,7 @@ class Model:
         self._resolve = resolve
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
+        self._prepared = False
 
     def __repr__(self) -> str:
         return f"Model(name={self.spec.name!r}, deployment={self.spec.deployment!r})"
@@ -221,7 +223,22 @@ class Model:
             raise errors[0]
         raise AllModelsFailed(errors)
 
+    async def _prepare(self) -> None:
+        """Run the provider's one-time set-up before the first timed attempt."""
+        if self._prepared:
+            return
+        try:
+            await self.provider.prepare()
+        except FusionError as exc:
+            if isinstance(exc, ProviderError):
+                raise self._failed(exc) from None
+            raise  # a ConfigError (missing package, bad model file) stays what it is
+        except Exception as exc:
+            raise self._failed(exc) from None
+        self._prepared = True
+
     async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
+        await self._prepare()
         async def timed() -> tuple[ProviderResponse, float]:
             started = time.perf_counter()
             response = await self._attempt(request)
@@ -310,6 +327,7 @@ class Model:
     async def _open_stream(
         self, request: CompletionRequest
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
+        await self._prepare()
         async def open_once() -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float]:
             started = time.perf_counter()
             async with self._semaphore():

@@ -8,6 +8,7 @@ registered in pyproject.toml without either.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -21,8 +22,9 @@ from fusionsdk.config.models import ModelSpec
 from fusionsdk.errors import ProviderUnavailable
 from fusionsdk.fusion.base import FusionContext
 from fusionsdk.fusion.majority_vote import MajorityVote
-from fusionsdk.providers.base import Provider
+from fusionsdk.providers.base import CompletionRequest, Provider
 from fusionsdk.providers.llamacpp import LlamaCppProvider
+from fusionsdk.providers.replay import ReplayProvider
 from fusionsdk.registry import Registry
 from fusionsdk.routing.rules import RulesRouter
 from fusionsdk.settings import Settings
@@ -134,6 +136,22 @@ class TestScriptedFakeProvider(ProviderConformance):
         "logprob": -0.25,
         "delay_s": 0.001,
     }
+
+
+_REPLAY_DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_subset.jsonl"
+
+
+class TestReplayProvider(ProviderConformance):
+    """Replays gpt-4o's recorded answer to the first question of the committed GSM8K subset."""
+
+    plugin_class = ReplayProvider
+    spec_fields: ClassVar[dict[str, Any]] = {"model": "gpt-4o-2024-08-06"}
+    plugin_options: ClassVar[dict[str, Any]] = {"dataset": str(_REPLAY_DATA)}
+    deterministic = True
+
+    def make_request(self, prompt: str) -> CompletionRequest:
+        question = json.loads(_REPLAY_DATA.read_text().splitlines()[0])["question"]
+        return super().make_request(f"{prompt}\n\n{question}")
 
 
 @pytest.mark.integration
