@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
 
 from pydantic import Field
 
 from fusionsdk.arbiters.base import Arbiter, Conflict
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import normalize_answer
+from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["JudgeArbiter"]
@@ -48,7 +47,7 @@ class JudgeArbiter(Arbiter):
 
         judge: str | None = None
         threshold: float = Field(0.67, ge=0, le=1)
-        extract: Literal["text", "number"] = "text"
+        extract: Extract = "text"
         rubric: str = "The best answer is correct, complete and directly answers the task."
 
     def detect(self, candidates: Sequence[Candidate]) -> Conflict:

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Literal
 
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
+from fusionsdk.fusion.extractors import answer_field, extract_choice, extract_number, normalize_text
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["MajorityVote", "normalize_answer"]
 
-_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+Extract = Literal["text", "number", "choice", "json_field"]
 
 
-def normalize_answer(text: str, extract: Literal["text", "number"]) -> str:
-    """The answer's voting key: the last number in it, or its trimmed lower-case text."""
+def normalize_answer(text: str, extract: Extract) -> str:
+    """The answer's voting key.
+
+    ``number``: the final number (the JSON ``answer`` field first); ``choice``: the option
+    letter; ``json_field``: the JSON ``answer`` field as text; ``text``: the normalised text.
+    When nothing can be extracted, the normalised text is the key.
+    """
     if extract == "number":
-        numbers = _NUMBER.findall(text)
-        if numbers:
-            value = float(numbers[-1].replace("$", "").replace(",", ""))
-            return f"{value:g}"
-    return " ".join(text.lower().split()).rstrip(".")
+        value = extract_number(text)
+        if value is not None:
+            return f"{value:.10g}"
+    elif extract == "choice":
+        letter = extract_choice(text)
+        if letter is not None:
+            return letter
+    elif extract == "json_field":
+        field = answer_field(text)
+        if field is not None:
+            return normalize_text(field)
+    return normalize_text(text)
 
 
 class MajorityVote(Fuser):
@@ -35,10 +47,11 @@ class MajorityVote(Fuser):
         """Options of majority_vote.
 
         Attributes:
-            extract: How to read an answer before voting: ``text`` or ``number``.
+            extract: How to read an answer before voting: ``text``, ``number``, ``choice``
+                or ``json_field`` (see :func:`normalize_answer`).
         """
 
-        extract: Literal["text", "number"] = "text"
+        extract: Extract = "text"
 
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
