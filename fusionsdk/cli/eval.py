@@ -73,6 +73,7 @@ def eval_command(
     concurrency: int = CONCURRENCY,
     as_json: bool = JSON_OPTION,
     report: Path | None = REPORT,
+    ratings: bool = typer.Option(False, "--ratings", help="Also rate the models (Elo, Bradley-Terry)."),
 ) -> None:
     """Run the graph on every row of a dataset and report accuracy (with a 95% interval), cost,
     tokens, latency, each model's accuracy and cost, the oracle and the routing shares."""
@@ -93,10 +94,16 @@ def eval_command(
         from fusionsdk.eval.report import render_html
 
         report.write_text(render_html(result, title=f"{config.name} on {dataset.name}"), encoding="utf-8")
+    rated = result.ratings() if ratings else None
     if as_json:
-        print_json(result.as_dict())
-    else:
-        _print_report(result)
+        print_json({**result.as_dict(), **({"ratings": rated} if rated else {})})
+        return
+    _print_report(result)
+    if rated:
+        table = Table("model", "Elo", "Bradley-Terry")
+        for model, elo in sorted(rated["elo"].items(), key=lambda kv: -kv[1]):
+            table.add_row(model, f"{elo:.0f}", f"{rated['bradley_terry'][model]:.0f}")
+        stdout.print(table)
 
 
 def sweep_command(

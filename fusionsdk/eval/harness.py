@@ -102,6 +102,16 @@ class EvalReport:
             data["rows"] = [r.__dict__ for r in self.rows]
         return data
 
+    def ratings(self) -> dict[str, dict[str, float]]:
+        """Elo and Bradley-Terry ratings of the models, from pairwise games on each row (a right
+        answer beats a wrong one; both right or both wrong is a tie), as in chatbot arenas."""
+        from fusionsdk.eval.ratings import bradley_terry_ratings, elo_ratings, judgments_from_scores
+
+        judgments = judgments_from_scores(r.model_scores for r in self.rows)
+        if not judgments:
+            return {"elo": {}, "bradley_terry": {}}
+        return {"elo": elo_ratings(judgments, shuffles=5), "bradley_terry": bradley_terry_ratings(judgments)}
+
     def agreement(self) -> dict[str, dict[str, float]]:
         """For each pair of models, the share of rows both answered where both were right or
         both wrong (the report's heatmap)."""

@@ -9,7 +9,7 @@ from fusionsdk.eval.harness import EvalReport
 from fusionsdk.eval.metrics import CostPoint, pareto_frontier
 from fusionsdk.eval.sweep import SweepResult
 
-__all__ = ["render_html"]
+__all__ = ["bars_svg", "heatmap_svg", "render_html", "scatter_svg"]
 
 _W, _H, _PAD = 640, 360, 56
 
@@ -18,7 +18,8 @@ def _scale(value: float, low: float, high: float, size: float) -> float:
     return (value - low) / (high - low) * size if high > low else size / 2
 
 
-def _scatter(points: dict[str, CostPoint], frontier: Sequence[CostPoint], title: str) -> str:
+def scatter_svg(points: dict[str, CostPoint], frontier: Sequence[CostPoint], title: str) -> str:
+    """Labelled (cost, accuracy) points with the frontier drawn through them."""
     costs = [c for c, _ in points.values()] or [0.0]
     accs = [a for _, a in points.values()] or [0.0]
     cmin, cmax = min(costs), max(costs)
@@ -47,7 +48,8 @@ def _scatter(points: dict[str, CostPoint], frontier: Sequence[CostPoint], title:
     return "".join(parts)
 
 
-def _bars(report: EvalReport) -> str:
+def bars_svg(report: EvalReport) -> str:
+    """Accuracy per model as horizontal bars, best first."""
     models = sorted(report.per_model, key=lambda m: -report.per_model[m]["accuracy"])
     height = 22 * len(models) + 40
     parts = [f'<svg width="{_W}" height="{height}" role="img" aria-label="accuracy per model">']
@@ -61,7 +63,8 @@ def _bars(report: EvalReport) -> str:
     return "".join(parts)
 
 
-def _heatmap(report: EvalReport) -> str:
+def heatmap_svg(report: EvalReport) -> str:
+    """Pairwise agreement between models (both right or both wrong) as a heatmap."""
     table = report.agreement()
     models = sorted(table)
     cell = max(8, min(28, 520 // max(len(models), 1)))
@@ -104,9 +107,9 @@ def render_html(report: EvalReport, *, title: str = "fusionsdk evaluation", swee
 <p><b>accuracy</b> {report.accuracy:.4f} (95% CI {low:.4f} to {high:.4f}) over {report.n} rows ·
 <b>oracle</b> {report.oracle_accuracy:.4f} · <b>cost</b> ${report.cost_usd:.4f} · <b>tokens</b> {report.tokens} ·
 <b>latency</b> p50 {report.latency_p50_s:.3f}s, p95 {report.latency_p95_s:.3f}s · <b>errors</b> {report.errors}</p>
-<h2>Cost against accuracy</h2>{_scatter(points, curve, "cost vs accuracy (red: Pareto frontier)")}
-<h2>Accuracy per model</h2>{_bars(report)}
+<h2>Cost against accuracy</h2>{scatter_svg(points, curve, "cost vs accuracy (red: Pareto frontier)")}
+<h2>Accuracy per model</h2>{bars_svg(report)}
 <table><tr><th>model</th><th>accuracy</th><th>cost</th><th>answered</th></tr>{rows}</table>
-<h2>Agreement between models</h2><p>Share of rows where both were right or both wrong.</p>{_heatmap(report)}
+<h2>Agreement between models</h2><p>Share of rows where both were right or both wrong.</p>{heatmap_svg(report)}
 </body></html>
 """
