@@ -8,7 +8,7 @@ Fusers that need models (judges, aggregators) find them in :class:`FusionContext
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,9 +64,18 @@ class FusionResult:
 
 @dataclass(frozen=True)
 class FusionContext:
-    """What a fuser may use beyond the candidates: the graph's models, by name."""
+    """What a fuser may use beyond the candidates.
+
+    Attributes:
+        models: The graph's models, by name (judges, aggregators, stronger models).
+        emit: Streams text of the fused answer as it is produced (a synthesizer's tokens, a
+            vote's winner once decided); a no-op outside a streaming run.
+        metadata: The run's metadata (row id, sensitivity).
+    """
 
     models: Mapping[str, Model] = field(default_factory=dict)
+    emit: Callable[[str], None] = field(default=lambda text: None)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Fuser(PluginBase, ABC):

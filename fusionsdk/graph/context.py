@@ -38,9 +38,20 @@ class NodeContext:
         """The model ``name`` (ConfigError listing the known ones otherwise)."""
         return self.hub[name]
 
-    def fusion_context(self) -> FusionContext:
-        """The models, for fusers and arbiters that call judges or aggregators."""
-        return FusionContext(models=self.hub)
+    def fusion_context(self, node: str = "", metadata: Mapping[str, Any] | None = None) -> FusionContext:
+        """The models, for fusers and arbiters that call judges or aggregators, and a stream
+        writer that emits the fused answer's text as ``token`` events of ``node``."""
+        from langgraph.config import get_stream_writer
+
+        try:
+            write = get_stream_writer()
+        except RuntimeError:  # called outside a graph run
+            return FusionContext(models=self.hub, metadata=metadata or {})
+        return FusionContext(
+            models=self.hub,
+            emit=lambda text: write({"type": "token", "node": node, "text": text}),
+            metadata=metadata or {},
+        )
 
     def check_budget(
         self, state: Mapping[str, Any], *, extra_cost: float = 0.0, extra_tokens: int = 0

@@ -56,7 +56,9 @@ class ArbitrateNode(Node):
         candidates = to_candidates(state.get("candidates") or [], opts.source)
         conflict = self.arbiter.detect(candidates)
         result = await self.arbiter.resolve(
-            str(state.get("task", "")), candidates, self.context.fusion_context()
+            str(state.get("task", "")),
+            candidates,
+            self.context.fusion_context(self.name, state.get("metadata") or {}),
         )
         decision = {
             "node": self.name,

@@ -54,7 +54,11 @@ class FuseNode(Node):
         opts: FuseNode.Options = self.options  # type: ignore[assignment]
         assert self.fuser is not None
         candidates = to_candidates(state.get("candidates") or [], opts.source)
-        result = await self.fuser.fuse(str(state.get("task", "")), candidates, self.context.fusion_context())
+        result = await self.fuser.fuse(
+            str(state.get("task", "")),
+            candidates,
+            self.context.fusion_context(self.name, state.get("metadata") or {}),
+        )
         get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
         decision = {
             "node": self.name,
