@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
+from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult, UsesModels
 from fusionsdk.plugin import PluginBase
 
 __all__ = ["Arbiter", "Conflict"]
@@ -26,13 +26,19 @@ class Conflict:
     Attributes:
         agreement: Share of candidates that agree with the most common answer (0..1).
         conflicted: Whether the arbiter considers this a conflict to resolve.
+        entropy: Normalised Shannon entropy of the answer clusters (0: all agree, 1: all
+            differ), when the arbiter measures it.
+        dispersion: Mean pairwise cosine distance of the answers' embeddings (0..2), when the
+            arbiter has an embedder.
     """
 
     agreement: float
     conflicted: bool
+    entropy: float | None = None
+    dispersion: float | None = None
 
 
-class Arbiter(PluginBase, ABC):
+class Arbiter(PluginBase, UsesModels, ABC):
     """Base class of arbiters.
 
     Attributes:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from fusionsdk.providers.base import TokenLogprob
     from fusionsdk.providers.model import Model
 
-__all__ = ["Candidate", "Fuser", "FusionContext", "FusionResult"]
+__all__ = ["MODEL_OPTIONS", "Candidate", "Fuser", "FusionContext", "FusionResult", "UsesModels"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class FusionResult:
         reason: One line on why, for the trace.
         usage: Tokens the strategy itself spent (judges, aggregators).
         cost_usd: What the strategy itself spent.
+        details: JSON-ready particulars for the trace (debate rounds, ladder steps, the agreement
+            after resolution as ``details["agreement"]``); empty by default.
     """
 
     text: str
@@ -60,6 +62,7 @@ class FusionResult:
     reason: str = ""
     usage: Mapping[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,22 +74,57 @@ class FusionContext:
         emit: Streams text of the fused answer as it is produced (a synthesizer's tokens, a
             vote's winner once decided); a no-op outside a streaming run.
         metadata: The run's metadata (row id, sensitivity).
+        check_budget: Raises :class:`~fusionsdk.errors.BudgetExceeded` when the run's spending
+            so far plus ``(cost_usd, tokens)`` is over the graph budget; None outside a graph.
     """
 
     models: Mapping[str, Model] = field(default_factory=dict)
     emit: Callable[[str], None] = field(default=lambda text: None)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    check_budget: Callable[[float, int], None] | None = None
 
 
-class Fuser(PluginBase, ABC):
+#: Option names that hold graph model names, as a string or a list of strings.
+MODEL_OPTIONS = ("judge", "model", "aggregator", "proposers", "models")
+
+
+class UsesModels:
+    """Mixin of fusers and arbiters: which graph models the plugin's options name.
+
+    The ``fuse`` and ``arbitrate`` nodes check these against the config's models when the graph
+    compiles, so a typo fails with its path before anything runs.
+    """
+
+    options: Any
+
+    def referenced_models(self) -> dict[str, str]:
+        """The graph models this plugin calls, by option path (``{"judge": "gemma"}``).
+
+        The default reads the options named in :data:`MODEL_OPTIONS`; plugins that name models
+        elsewhere override it.
+        """
+        found: dict[str, str] = {}
+        for option in MODEL_OPTIONS:
+            value = getattr(self.options, option, None)
+            if isinstance(value, str):
+                found[option] = value
+            elif isinstance(value, list | tuple):
+                found.update({f"{option}[{i}]": v for i, v in enumerate(value) if isinstance(v, str)})
+        return found
+
+
+class Fuser(PluginBase, UsesModels, ABC):
     """Base class of fusion strategies.
 
     Attributes:
         deterministic: Whether the same candidates always give the same result (the
             conformance kit checks it when True).
+        needs_candidates: Whether the strategy fuses earlier nodes' answers, so the fuse node
+            requires candidates; False for strategies that generate the answer themselves.
     """
 
     deterministic: ClassVar[bool] = True
+    needs_candidates: ClassVar[bool] = True
 
     @abstractmethod
     async def fuse(

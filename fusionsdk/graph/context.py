@@ -38,19 +38,25 @@ class NodeContext:
         """The model ``name`` (ConfigError listing the known ones otherwise)."""
         return self.hub[name]
 
-    def fusion_context(self, node: str = "", metadata: Mapping[str, Any] | None = None) -> FusionContext:
-        """The models, for fusers and arbiters that call judges or aggregators, and a stream
-        writer that emits the fused answer's text as ``token`` events of ``node``."""
+    def fusion_context(self, node: str, state: Mapping[str, Any]) -> FusionContext:
+        """What fusers and arbiters of ``node`` get: the models, a stream writer that emits the
+        fused answer's text as ``token`` events, the run metadata, and a budget check against
+        the run's spending so far."""
         from langgraph.config import get_stream_writer
 
+        def check_budget(cost_usd: float, tokens: int) -> None:
+            self.check_budget(state, extra_cost=cost_usd, extra_tokens=tokens)
+
+        metadata = state.get("metadata") or {}
         try:
             write = get_stream_writer()
         except RuntimeError:  # called outside a graph run
-            return FusionContext(models=self.hub, metadata=metadata or {})
+            return FusionContext(models=self.hub, metadata=metadata, check_budget=check_budget)
         return FusionContext(
             models=self.hub,
             emit=lambda text: write({"type": "token", "node": node, "text": text}),
-            metadata=metadata or {},
+            metadata=metadata,
+            check_budget=check_budget,
         )
 
     def check_budget(

@@ -86,6 +86,13 @@ class ModelHub(Mapping[str, Model]):
             known = ", ".join(sorted(self._models)) or "none"
             raise ConfigError(f"unknown model '{name}' (known: {known})") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def get(self, name: str, default: Model | None = None) -> Model | None:  # type: ignore[override]
+        """The model ``name``, or ``default`` when there is none."""
+        return self._models.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._models)
 

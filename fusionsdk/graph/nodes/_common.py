@@ -6,13 +6,23 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fusionsdk.errors import GraphError
+from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.fusion.base import Candidate
+from fusionsdk.graph.base import Node
 from fusionsdk.graph.state import candidate_record
 from fusionsdk.providers.base import TokenLogprob
 from fusionsdk.providers.model import Completion
+from fusionsdk.registry import PluginKind
 
-__all__ = ["PLACEHOLDERS", "check_template", "completion_update", "latest_round", "render", "to_candidates"]
+__all__ = [
+    "PLACEHOLDERS",
+    "build_model_plugin",
+    "check_template",
+    "completion_update",
+    "latest_round",
+    "render",
+    "to_candidates",
+]
 
 #: Placeholders a prompt template may use.
 PLACEHOLDERS = frozenset({"task", "answer", "candidates", "tool_results"})
@@ -84,3 +94,24 @@ def to_candidates(records: Sequence[Mapping[str, Any]], source: str | None = Non
         )
         for r in chosen
     ]
+
+
+def build_model_plugin(node: Node, kind: PluginKind, name: str, options: Mapping[str, Any]) -> Any:
+    """Build the fuser or arbiter ``name`` for ``node``: options validated, and every model its
+    options name (:meth:`~fusionsdk.fusion.base.UsesModels.referenced_models`) checked against
+    the config's models, with errors naming ``nodes.<node>.options...``."""
+    from fusionsdk.config.validation import validate_model
+
+    plugin_cls = node.context.registry.get(kind, name)
+    prefix = f"nodes.{node.name}"
+    validated = validate_model(plugin_cls.Options, dict(options), f"{prefix}.options")
+    try:
+        plugin = plugin_cls(validated)
+    except ConfigError as err:  # paths relative to the plugin, e.g. options.steps[1]
+        raise ConfigError(err.message, path=f"{prefix}.{err.path or 'options'}") from None
+    known = set(node.context.hub)
+    for path, model in plugin.referenced_models().items():
+        if model not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise ConfigError(f"unknown model '{model}' (known: {names})", path=f"{prefix}.options.{path}")
+    return plugin

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from fusionsdk.arbiters.base import Arbiter
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import to_candidates
+from fusionsdk.graph.nodes._common import build_model_plugin, to_candidates
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind
 
@@ -19,11 +19,13 @@ __all__ = ["ArbitrateNode"]
 class ArbitrateNode(Node):
     """Resolve conflicts among the candidates with the ``fusionsdk.arbiters`` plugin ``arbiter``.
 
+    The models the arbiter names (:meth:`Arbiter.referenced_models`) are checked against the
+    config's models when the graph compiles. The decision records the conflict measures and the
+    arbiter's details (debate rounds, ladder steps); the answer is streamed as an ``answer`` event.
+
     Example:
         ``arbitrate: {kind: arbitrate, arbiter: judge, options: {judge: gemma, threshold: 0.6}}``
     """
-
-    model_refs = ("options.judge",)
 
     class Options(PluginOptions):
         """Arbitrate options.
@@ -43,24 +45,20 @@ class ArbitrateNode(Node):
         opts: ArbitrateNode.Options = self.options  # type: ignore[assignment]
         self.arbiter: Arbiter | None = None
         if self._context is not None:
-            from fusionsdk.config.validation import validate_model
-
-            arbiter_cls = self.context.registry.get(PluginKind.ARBITERS, opts.arbiter)
-            self.arbiter = arbiter_cls(
-                validate_model(arbiter_cls.Options, opts.options, f"nodes.{self.name}.options")
-            )
+            self.arbiter = build_model_plugin(self, PluginKind.ARBITERS, opts.arbiter, opts.options)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        from langgraph.config import get_stream_writer
+
         opts: ArbitrateNode.Options = self.options  # type: ignore[assignment]
         assert self.arbiter is not None
         candidates = to_candidates(state.get("candidates") or [], opts.source)
         conflict = self.arbiter.detect(candidates)
         result = await self.arbiter.resolve(
-            str(state.get("task", "")),
-            candidates,
-            self.context.fusion_context(self.name, state.get("metadata") or {}),
+            str(state.get("task", "")), candidates, self.context.fusion_context(self.name, state)
         )
-        decision = {
+        get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
+        decision: dict[str, Any] = {
             "node": self.name,
             "type": "arbitrate",
             "arbiter": opts.arbiter,
@@ -69,6 +67,16 @@ class ArbitrateNode(Node):
             "winner": result.winner,
             "reason": result.reason,
         }
+        if conflict.entropy is not None:
+            decision["entropy"] = conflict.entropy
+        if conflict.dispersion is not None:
+            decision["dispersion"] = conflict.dispersion
+        details = dict(result.details)
+        after = details.pop("agreement", None)
+        if after is not None and after != conflict.agreement:
+            decision["agreement_after"] = after
+        for key, value in details.items():  # debate rounds, ladder steps, ...
+            decision.setdefault(key, value)
         return {
             "answer": result.text,
             "decisions": [decision],

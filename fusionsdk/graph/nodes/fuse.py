@@ -9,7 +9,7 @@ from pydantic import Field
 
 from fusionsdk.fusion.base import Fuser
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import to_candidates
+from fusionsdk.graph.nodes._common import build_model_plugin, to_candidates
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind
 
@@ -41,23 +41,20 @@ class FuseNode(Node):
         opts: FuseNode.Options = self.options  # type: ignore[assignment]
         self.fuser: Fuser | None = None
         if self._context is not None:
-            from fusionsdk.config.validation import validate_model
-
-            fuser_cls = self.context.registry.get(PluginKind.FUSERS, opts.strategy)
-            self.fuser = fuser_cls(
-                validate_model(fuser_cls.Options, opts.options, f"nodes.{self.name}.options")
-            )
+            self.fuser = build_model_plugin(self, PluginKind.FUSERS, opts.strategy, opts.options)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
 
         opts: FuseNode.Options = self.options  # type: ignore[assignment]
         assert self.fuser is not None
-        candidates = to_candidates(state.get("candidates") or [], opts.source)
+        records = state.get("candidates") or []
+        needed = self.fuser.needs_candidates or bool(records)
+        candidates = to_candidates(records, opts.source) if needed else []
         result = await self.fuser.fuse(
             str(state.get("task", "")),
             candidates,
-            self.context.fusion_context(self.name, state.get("metadata") or {}),
+            self.context.fusion_context(self.name, state),
         )
         get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
         decision = {
@@ -68,6 +65,8 @@ class FuseNode(Node):
             "scores": dict(result.scores),
             "reason": result.reason,
         }
+        for key, value in result.details.items():  # rounds, aggregator layers, ...
+            decision.setdefault(key, value)
         return {
             "answer": result.text,
             "decisions": [decision],

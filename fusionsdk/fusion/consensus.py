@@ -1,0 +1,88 @@
+"""``consensus``: for free text, the answer closest to all the others (the medoid).
+
+Answers that cannot be voted on (summaries, explanations, code) rarely match word for word, but
+the one most similar to the rest is the one that says what most of them say. Similarity is the
+cosine of embeddings when ``embedder`` names a ``fusionsdk.embedders`` plugin, and a lexical
+measure that needs no model otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from fusionsdk.errors import FusionError
+from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
+from fusionsdk.fusion.similarity import Lexical, embedding_similarities, lexical_similarities, load_embedder
+from fusionsdk.plugin import PluginOptions
+
+__all__ = ["MedoidConsensus"]
+
+
+class MedoidConsensus(Fuser):
+    """Pick the weighted medoid: the answer with the highest mean similarity to all the
+    candidates' answers, itself included, each weighted by its candidate's weight.
+
+    Identical answers are compared once and count as many times as they were given, so an
+    answer repeated (or given by trusted models) pulls harder. Ties go to the heavier answer,
+    then to the one seen first. Scores are each model's weighted mean similarity.
+
+    Example:
+        ``fuse: {kind: fuse, strategy: consensus, options: {embedder: fake}}``
+    """
+
+    class Options(PluginOptions):
+        """Options of consensus.
+
+        Attributes:
+            embedder: A ``fusionsdk.embedders`` plugin; None uses ``lexical``.
+            embedder_options: The embedder's own options.
+            lexical: ``char_ngrams`` (cosine of character n-gram counts) or ``word_jaccard``.
+            ngram: Character n-gram length for ``char_ngrams``.
+        """
+
+        embedder: str | None = None
+        embedder_options: dict[str, Any] = Field(default_factory=dict)
+        lexical: Lexical = "char_ngrams"
+        ngram: int = Field(3, ge=1, le=8)
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        opts: MedoidConsensus.Options = self.options  # type: ignore[assignment]
+        self._embedder = (
+            load_embedder(opts.embedder, opts.embedder_options) if opts.embedder is not None else None
+        )
+
+    def _similarities(self, texts: Sequence[str]) -> np.ndarray:
+        opts: MedoidConsensus.Options = self.options  # type: ignore[assignment]
+        if self._embedder is not None:
+            return embedding_similarities(texts, self._embedder)
+        return lexical_similarities(texts, opts.lexical, opts.ngram)
+
+    async def fuse(
+        self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
+    ) -> FusionResult:
+        if not candidates:
+            raise FusionError("consensus needs at least one candidate")
+        texts = list(dict.fromkeys(c.text for c in candidates))
+        index = {text: i for i, text in enumerate(texts)}
+        mass = np.zeros(len(texts))
+        for candidate in candidates:
+            mass[index[candidate.text]] += candidate.weight
+        # The weighted medoid: each answer's similarity to every candidate, itself included,
+        # each counted with its weight (so repeated and trusted answers pull harder).
+        total = mass.sum()
+        closeness = self._similarities(texts) @ mass / (total if total > 0 else 1.0)
+        best = max(range(len(texts)), key=lambda i: (round(float(closeness[i]), 12), mass[i], -i))
+        winner = next(c for c in candidates if c.text == texts[best])
+        how = f"embedder {self.options.embedder}" if self._embedder else self.options.lexical  # type: ignore[attr-defined]
+        return FusionResult(
+            text=winner.text,
+            winner=winner.model,
+            scores={c.model: float(closeness[index[c.text]]) for c in candidates},
+            reason=f"medoid of {len(texts)} distinct answers by {how}: "
+            f"weighted mean similarity {float(closeness[best]):.2f} to all answers",
+        )
