@@ -17,11 +17,21 @@ from typing import Any, ClassVar
 import pytest
 
 import fusionsdk
+from fusionsdk.arbiters.confidence import ConfidenceArbiter
+from fusionsdk.arbiters.debate import DebateArbiter
+from fusionsdk.arbiters.escalate import EscalateArbiter
+from fusionsdk.arbiters.human import HumanArbiter
 from fusionsdk.arbiters.judge import JudgeArbiter
+from fusionsdk.arbiters.ladder import EscalationLadder
 from fusionsdk.config.models import ModelSpec
 from fusionsdk.errors import ProviderUnavailable
 from fusionsdk.fusion.base import FusionContext
+from fusionsdk.fusion.confidence import ConfidenceVote
+from fusionsdk.fusion.consensus import MedoidConsensus
 from fusionsdk.fusion.majority_vote import MajorityVote
+from fusionsdk.fusion.rank import PairwiseRank
+from fusionsdk.fusion.synthesize import MixtureOfAgents
+from fusionsdk.fusion.weighted_vote import WeightedVote
 from fusionsdk.providers.base import CompletionRequest, Provider
 from fusionsdk.providers.llamacpp import LlamaCppProvider
 from fusionsdk.providers.replay import ReplayProvider
@@ -46,6 +56,10 @@ _NODE = "a graph node kind, built by the graph compiler with a NodeContext; cove
 
 #: Built-ins the kit does not run against here, and why. Keys are (kind, entry-point name).
 SKIPPED: dict[tuple[str, str], str] = {
+    ("fusers", "token_ensemble"): (
+        "generates with embedded llama.cpp models and needs no candidates; "
+        "tests/fusion/test_token_ensemble.py covers it"
+    ),
     ("providers", "litellm"): "calls hosted APIs through LiteLLM; tests/providers covers it offline",
     ("providers", "openai_compatible"): _SERVER,
     ("providers", "vllm"): _SERVER,
@@ -82,6 +96,11 @@ class TestMajorityVoteOnNumbers(FuserConformance):
     plugin_options: ClassVar[dict[str, Any]] = {"extract": "number"}
 
 
+class TestWeightedVote(FuserConformance):
+    plugin_class = WeightedVote
+    plugin_options: ClassVar[dict[str, Any]] = {"weights": {"alpha": 2.0, "gamma": 0.5}, "integer_bonus": 0.1}
+
+
 # -- arbiters -------------------------------------------------------------------------------------
 
 
@@ -92,6 +111,89 @@ class TestJudgeArbiterWithoutJudge(ArbiterConformance):
 class TestJudgeArbiterWithFakeJudge(ArbiterConformance):
     plugin_class = JudgeArbiter
     plugin_options: ClassVar[dict[str, Any]] = {"judge": "referee"}
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(models={"referee": fake_model("referee", ["Answer 1 is best: 1"])})
+
+
+# -- fusion strategies and arbiters of the "fusion strategies and arbiters" work -------------------
+
+
+class TestConfidenceVote(FuserConformance):
+    plugin_class = ConfidenceVote
+
+
+class TestMedoidConsensus(FuserConformance):
+    plugin_class = MedoidConsensus
+
+
+class TestMedoidConsensusWithEmbedder(FuserConformance):
+    plugin_class = MedoidConsensus
+    plugin_options: ClassVar[dict[str, Any]] = {"embedder": "fake"}
+
+
+class TestPairwiseRankWithFakeJudge(FuserConformance):
+    plugin_class = PairwiseRank
+    plugin_options: ClassVar[dict[str, Any]] = {"judge": "referee"}
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(models={"referee": fake_model("referee", ["1"])})
+
+
+class TestMixtureOfAgentsWithFakeAggregator(FuserConformance):
+    plugin_class = MixtureOfAgents
+    plugin_options: ClassVar[dict[str, Any]] = {"aggregator": "writer"}
+    single_candidate_passthrough = False  # the aggregator rewrites even a single answer
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(models={"writer": fake_model("writer", ["Paris is the capital of France."])})
+
+
+class TestConfidenceArbiter(ArbiterConformance):
+    plugin_class = ConfidenceArbiter
+
+
+class TestDebateArbiterWithFakeDebaters(ArbiterConformance):
+    """Debaters are the candidates' models; panels of unknown models are refused (FusionError)."""
+
+    plugin_class = DebateArbiter
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(
+            models={name: fake_model(name, ["Paris"]) for name in ("alpha", "beta", "gamma")}
+        )
+
+
+class TestEscalateArbiterWithFakeModel(ArbiterConformance):
+    plugin_class = EscalateArbiter
+    plugin_options: ClassVar[dict[str, Any]] = {"model": "oracle"}
+
+    @pytest.fixture
+    def context(self) -> FusionContext:
+        return FusionContext(models={"oracle": fake_model("oracle", ["Paris"])})
+
+
+class TestHumanArbiterOutsideAGraph(ArbiterConformance):
+    """Outside a graph a conflict cannot pause for a person: that is a FusionError (allowed for
+    large panels); the ordinary panel agrees enough at threshold 0.5 to need nobody."""
+
+    plugin_class = HumanArbiter
+    plugin_options: ClassVar[dict[str, Any]] = {"threshold": 0.5}
+
+
+class TestEscalationLadderWithFakeJudge(ArbiterConformance):
+    plugin_class = EscalationLadder
+    plugin_options: ClassVar[dict[str, Any]] = {
+        "steps": [
+            {"arbiter": "judge", "options": {"judge": "referee"}, "when_agreement_below": 0.9},
+            {"arbiter": "confidence", "when_agreement_below": 0.5},
+        ],
+        "max_cost_usd": 1.0,
+    }
 
     @pytest.fixture
     def context(self) -> FusionContext:
