@@ -50,6 +50,9 @@ class _LoadedModel:
         self.lock = threading.Lock()
 
 
+_LOADING = threading.RLock()
+
+
 @functools.cache
 def _route_llama_logs() -> Any:
     """Send llama.cpp's native log lines to the ``llama-cpp-python`` Python logger at DEBUG.
@@ -206,7 +209,11 @@ class LlamaCppProvider(Provider):
     def _model(self) -> _LoadedModel:
         opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
         chat_format = opts.chat_format or (self._bundled.chat_format if self._bundled else None)
-        return load_llama(self._path, opts.n_ctx, opts.n_threads, chat_format)
+        # One load at a time: llama-cpp-python swaps the process's stdout/stderr during a quiet
+        # load, and two loads at once restore them in the wrong order (output then vanishes);
+        # it also keeps a cold model from being loaded twice, and Gemma's file assembled twice.
+        with _LOADING:
+            return load_llama(self._path, opts.n_ctx, opts.n_threads, chat_format)
 
     async def prepare(self) -> None:
         """Load (or assemble and load) the GGUF file in a worker thread."""

@@ -61,11 +61,37 @@ class SecretFilter(logging.Filter):
 
 
 def install_log_filter(*logger_names: str) -> None:
-    """Attach one :class:`SecretFilter` to each named logger (idempotent)."""
+    """Attach one :class:`SecretFilter` to each named logger (idempotent).
+
+    Kept for loggers configured elsewhere; every record is already scrubbed when it is created
+    (see :func:`_install_record_scrubber`), whichever logger emits it.
+    """
     for name in logger_names:
         logger = logging.getLogger(name)
         if not any(isinstance(f, SecretFilter) for f in logger.filters):
             logger.addFilter(SecretFilter())
 
 
+def _install_record_scrubber() -> None:
+    """Scrub known keys from every log record as it is created.
+
+    A logger's filters only see records logged on that very logger, not on its children
+    (``openai._base_client``, ``fusionsdk.graph``), so redaction happens in the record factory,
+    which every record of every logger goes through. It costs nothing until a key was read.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_fusionsdk_scrubber", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _known:
+            SecretFilter().filter(record)
+        return record
+
+    factory._fusionsdk_scrubber = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_scrubber()
 install_log_filter("fusionsdk")

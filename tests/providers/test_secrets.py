@@ -257,3 +257,18 @@ def test_cli_missing_key_names_the_variable(
     out, err = capsys.readouterr()
     assert ENV in err
     assert json.loads(out)[0]["status"] == "missing-key"
+
+
+def test_child_logger_records_are_scrubbed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A key logged on a child logger (not the one the filter sits on) is scrubbed too."""
+    import logging
+
+    from fusionsdk.config.models import ModelSpec
+    from fusionsdk.providers.secrets import api_key
+
+    monkeypatch.setenv("CHILD_CANARY_KEY", "sk-canary-child-logger")
+    api_key(ModelSpec(name="m", provider="fake", api_key_env="CHILD_CANARY_KEY"))
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("openai._base_client").debug("sending with %s", "sk-canary-child-logger")
+        logging.getLogger("fusionsdk.graph.compiler").warning("oops sk-canary-child-logger")
+    assert "sk-canary-child-logger" not in caplog.text and caplog.text.count("***") == 2
