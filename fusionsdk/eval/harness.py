@@ -35,7 +35,8 @@ def split_rows(
 
 @dataclass(frozen=True)
 class RowResult:
-    """One row's outcome: the graph's answer and score, and each model's."""
+    """One row's outcome: the graph's answer and score, and each model's answer, score and cost
+    (so weights and routers can be fitted from a report alone)."""
 
     id: str
     answer: str
@@ -45,6 +46,7 @@ class RowResult:
     latency_s: float
     model_scores: dict[str, float] = field(default_factory=dict)
     model_costs: dict[str, float] = field(default_factory=dict)
+    model_answers: dict[str, str] = field(default_factory=dict)
     routes: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -134,8 +136,10 @@ async def _run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
         return RowResult(row.id, "", 0.0, 0.0, 0, time.perf_counter() - started, error=f"{type(err).__name__}: {err}")
     model_scores: dict[str, float] = {}
     model_costs: dict[str, float] = defaultdict(float)
+    model_answers: dict[str, str] = {}
     for candidate in result.candidates:
         model_scores[candidate["model"]] = scorer.score(candidate["text"], row.answer)
+        model_answers[candidate["model"]] = candidate["text"]
         model_costs[candidate["model"]] += candidate.get("cost_usd") or 0.0
     routes = [d["target"] for d in result.decisions if d.get("type") == "route"]
     return RowResult(
@@ -147,6 +151,7 @@ async def _run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
         latency_s=time.perf_counter() - started,
         model_scores=model_scores,
         model_costs=dict(model_costs),
+        model_answers=model_answers,
         routes=routes,
     )
 
