@@ -25,7 +25,7 @@ from fusionsdk.registry import PluginKind, Registry, default_registry
 
 __all__ = ["build_nodes", "compile_config", "compile_file"]
 
-NodeFn = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+NodeFn = Callable[[RunState], Awaitable[dict[str, Any]]]
 
 
 def _check_model_refs(node: Node, kind: str, name: str, models: Mapping[str, Any]) -> None:
@@ -62,7 +62,7 @@ def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
 def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
     """Wrap a node: budget check before, a trace entry after."""
 
-    async def step(state: Mapping[str, Any]) -> dict[str, Any]:
+    async def step(state: RunState) -> dict[str, Any]:
         context.check_budget(state)
         started = time.perf_counter()
         update = await node.run(state)
@@ -125,7 +125,8 @@ def compile_config(
     nodes = build_nodes(config, context)
     builder = StateGraph(RunState)
     for name, node in nodes.items():
-        builder.add_node(name, _traced(name, config.nodes[name].kind, node, context))
+        step = _traced(name, config.nodes[name].kind, node, context)
+        builder.add_node(name, step)  # type: ignore[call-overload]  # its overloads miss async callables
     _wire(builder, config, nodes)
     try:
         builder.validate()

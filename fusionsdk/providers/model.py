@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -114,12 +114,13 @@ def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Me
         return [{"role": "user", "content": messages}]
     if not isinstance(messages, Sequence) or not messages:
         raise BadRequest("messages must be a prompt string or a non-empty list of messages", model=model)
-    for i, message in enumerate(messages):
+    checked: list[Message] = list(cast(Sequence[Message], messages))
+    for i, message in enumerate(checked):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
             raise BadRequest(f"messages[{i}] must be a dict with a role in {sorted(_ROLES)}", model=model)
         if not isinstance(message.get("content"), (str, list)):
             raise BadRequest(f"messages[{i}].content must be a string or a list of parts", model=model)
-    return list(messages)
+    return checked
 
 
 def _params(params: dict[str, Any]) -> GenerationParams:
