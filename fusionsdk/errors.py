@@ -18,7 +18,8 @@ provider boundary and never escape raw::
     │   └── CircuitOpen          the deployment's breaker is open; the call was not attempted
     ├── AllModelsFailed          a model and all its fallbacks failed; ``errors`` lists each
     ├── GraphError               a graph could not run a step (quorum not met, no route, ...)
-    └── BudgetExceeded           a run would exceed, or exceeded, its cost/token/time budget
+    ├── BudgetExceeded           a run would exceed, or exceeded, its cost/token/time budget
+    └── PrivacyViolation         sensitive data would reach a hosted model; refused, never retried
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "FusionError",
     "GraphError",
     "PluginError",
+    "PrivacyViolation",
     "ProviderError",
     "ProviderTimeout",
     "ProviderUnavailable",
@@ -179,3 +181,28 @@ class BudgetExceeded(FusionError):
         self.limit, self.spent, self.allowed = limit, spent, allowed
         what = "would reach" if estimate else "reached"
         super().__init__(f"budget.{limit}: run {what} {spent:.6g}, over the limit {allowed:g}")
+
+
+class PrivacyViolation(FusionError):
+    """A sensitive request would have reached a hosted model, so the call was refused.
+
+    Raised before any attempt (so never retried). In a fallback chain the hosted models are
+    skipped and a local one may still answer; this is raised when none could.
+
+    Args:
+        refused: The hosted models (or non-local route targets) the request was kept from.
+        kinds: What made the request sensitive (``email``, ``card``, ``flag``, ...), never the data.
+        errors: The failure of each local model that was tried, if any.
+    """
+
+    def __init__(
+        self, refused: list[str], kinds: list[str], errors: list[ProviderError] | None = None
+    ) -> None:
+        self.refused, self.kinds, self.errors = list(refused), list(kinds), list(errors or [])
+        why = ", ".join(self.kinds) or "flagged"
+        detail = "; ".join(f"{e.model}: {type(e).__name__}: {e.message}" for e in self.errors)
+        tail = f"; local models failed ({detail})" if detail else "; no local model could serve it"
+        super().__init__(
+            f"sensitive request ({why}) may only reach local models; kept from: "
+            f"{', '.join(self.refused) or 'none'}{tail}"
+        )

@@ -31,6 +31,7 @@ def test_exports_are_pinned() -> None:
         "ModelSpec",
         "PluginError",
         "PluginKind",
+        "PrivacyViolation",
         "ProviderError",
         "ProviderTimeout",
         "ProviderUnavailable",

@@ -82,7 +82,10 @@ class JudgeArbiter(Arbiter):
             raise FusionError(f"judge model '{opts.judge}' is not among the graph's models")
         answers = "\n\n".join(f"Answer {i + 1}:\n{c.text}" for i, c in enumerate(candidates))
         reply = await context.models[opts.judge].acomplete(
-            _PROMPT.format(rubric=opts.rubric, task=task, answers=answers), max_tokens=8, temperature=0
+            _PROMPT.format(rubric=opts.rubric, task=task, answers=answers),
+            metadata=dict(context.metadata),
+            max_tokens=8,
+            temperature=0,
         )
         match = re.search(r"\d+", reply.text)
         choice = int(match.group()) - 1 if match else -1

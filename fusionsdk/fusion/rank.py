@@ -13,7 +13,7 @@ import asyncio
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -93,11 +93,11 @@ class PairwiseRank(Fuser):
         max_tokens: int = Field(8, gt=0)
 
     async def _compare(
-        self, judge: Model, task: str, first: str, second: str, tally: SpendTally
+        self, judge: Model, task: str, first: str, second: str, tally: SpendTally, metadata: dict[str, Any]
     ) -> Winner | None:
         opts: PairwiseRank.Options = self.options  # type: ignore[assignment]
         prompt = _PROMPT.format(rubric=opts.rubric, task=task, first=first, second=second)
-        reply = await judge.acomplete(prompt, max_tokens=opts.max_tokens, temperature=0)
+        reply = await judge.acomplete(prompt, metadata=metadata, max_tokens=opts.max_tokens, temperature=0)
         tally.add_completion(reply)
         return parse_preference(reply.text)
 
@@ -108,6 +108,7 @@ class PairwiseRank(Fuser):
         if not candidates:
             raise FusionError("rank needs at least one candidate")
         judge = require_model(context, opts.judge, "rank: judge")
+        metadata = dict(context.metadata) if context is not None else {}
         keys = [normalize_answer(c.text, opts.extract) for c in candidates]
         votes: dict[str, float] = {}
         for key, candidate in zip(keys, candidates, strict=True):
@@ -120,7 +121,7 @@ class PairwiseRank(Fuser):
         tally = SpendTally()
         replies = await asyncio.gather(
             *(
-                self._compare(judge, task, first[x].text, first[y].text, tally)
+                self._compare(judge, task, first[x].text, first[y].text, tally, metadata)
                 for a, b in pairs
                 for x, y in ((a, b), (b, a))
             )

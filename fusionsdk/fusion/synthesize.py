@@ -116,11 +116,18 @@ class MixtureOfAgents(Fuser):
         return [first[key] for key in ranked[: opts.top_k]]
 
     async def _propose(
-        self, proposers: Sequence[Model], task: str, references: list[str], tally: SpendTally
+        self,
+        proposers: Sequence[Model],
+        task: str,
+        references: list[str],
+        tally: SpendTally,
+        metadata: dict[str, Any],
     ) -> list[str]:
         opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
         messages = moa_messages(opts.instruction, task, references)
-        replies = await asyncio.gather(*(m.acomplete(messages, **self._params()) for m in proposers))
+        replies = await asyncio.gather(
+            *(m.acomplete(messages, metadata=metadata, **self._params()) for m in proposers)
+        )
         for reply in replies:
             tally.add_completion(reply)
         return [reply.text for reply in replies if reply.text.strip()] or references
@@ -137,7 +144,7 @@ class MixtureOfAgents(Fuser):
         references = [c.text for c in chosen]
         tally = SpendTally()
         for _ in range(opts.layers - 1):
-            references = await self._propose(proposers, task, references, tally)
+            references = await self._propose(proposers, task, references, tally, dict(context.metadata))
         pieces: list[str] = []
         async for chunk in aggregator.astream(
             moa_messages(opts.instruction, task, references),

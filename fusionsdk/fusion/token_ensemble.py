@@ -130,6 +130,8 @@ class TokenEnsemble(Fuser):
         providers = [
             (name, _embedded_provider(context.models, name, i)) for i, name in enumerate(opts.models)
         ]
+        for name in opts.models:  # the providers are called directly: the privacy gate, here
+            context.models[name].check_privacy(task, dict(context.metadata))
         for _, provider in providers:
             await provider.prepare()  # loads the GGUF file in a worker thread
         messages: list[Message] = [{"role": "user", "content": task}]

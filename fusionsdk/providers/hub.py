@@ -14,6 +14,7 @@ from fusionsdk.providers.base import Provider, Reachability
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.model import Model
 from fusionsdk.registry import PluginKind, Registry, default_registry
+from fusionsdk.routing.privacy import PrivacyPolicy
 
 __all__ = ["EMBEDDED_MODELS", "ModelHub", "build_provider"]
 
@@ -41,7 +42,8 @@ def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider:
 
 
 class ModelHub(Mapping[str, Model]):
-    """The models of one config, by name. Deployments that share an endpoint share a breaker.
+    """The models of one config, by name. Deployments that share an endpoint share a breaker,
+    and every model shares the config's privacy policy (:attr:`privacy`).
 
     Args:
         config: A validated config.
@@ -57,12 +59,14 @@ class ModelHub(Mapping[str, Model]):
         self._registry = registry or default_registry()
         self._breakers: dict[str, CircuitBreaker] = {}
         self._models: dict[str, Model] = {}
+        #: Keeps sensitive requests off hosted models; ``hub.privacy.add_detector(...)`` adds one.
+        self.privacy = PrivacyPolicy(config.privacy)
         for name, spec in config.models.items():
             provider = build_provider(spec, self._registry, f"models.{name}")
             breaker = self._breakers.setdefault(
                 spec.deployment, CircuitBreaker(spec.deployment, spec.breaker)
             )
-            self._models[name] = Model(spec, provider, breaker, self.__getitem__)
+            self._models[name] = Model(spec, provider, breaker, self.__getitem__, self.privacy)
 
     @classmethod
     def from_file(cls, path: str | Path, registry: Registry | None = None) -> ModelHub:

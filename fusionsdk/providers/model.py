@@ -4,7 +4,10 @@ A ``Model`` wraps one provider instance and adds, in this order around every att
 concurrency limit, the circuit breaker, the per-attempt timeout, error translation and secret
 scrubbing; around the attempts, the single retry layer; and around the whole, the ordered
 fallback list. It measures latency, fills in token usage the backend did not report, and prices
-the call.
+the call. Before a hosted model is called, the privacy policy checks the request: a sensitive
+one (flagged in its metadata or found by a detector) is refused with :class:`PrivacyViolation`,
+and in a fallback chain only the local models are tried. It also keeps the live signals load
+balancers read: calls in flight and an EWMA of successful call latency.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.config.validation import config_error
 from fusionsdk.errors import (
     AllModelsFailed,
-    FusionError,
     BadRequest,
+    FusionError,
+    PrivacyViolation,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -42,10 +46,13 @@ from fusionsdk.providers.base import (
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
+from fusionsdk.routing.privacy import PrivacyPolicy, Sensitivity
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+#: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
+EWMA_ALPHA = 0.2
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Completion:
         backend_model: The model id the backend reported.
         attempts: Attempts made on the answering model (1 = no retry).
         fallback_from: The model that failed first when a fallback answered.
+        privacy_skipped: Hosted models of the fallback chain skipped because the request was
+            sensitive.
     """
 
     text: str
@@ -79,6 +88,7 @@ class Completion:
     backend_model: str | None = None
     attempts: int = 1
     fallback_from: str | None = None
+    privacy_skipped: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``fusionsdk ask --json`` prints)."""
@@ -93,6 +103,7 @@ class Completion:
             "latency_s": round(self.latency_s, 6),
             "attempts": self.attempts,
             "fallback_from": self.fallback_from,
+            "privacy_skipped": list(self.privacy_skipped),
             "backend_model": self.backend_model,
             "logprobs": None
             if self.logprobs is None
@@ -135,6 +146,37 @@ def _prompt_text(messages: list[Message]) -> str:
     return "\n".join(parts)
 
 
+class _PrivacyScreen:
+    """Assesses one request at most once, and only when a hosted model is about to get it."""
+
+    __slots__ = ("assessed", "policy", "refused", "request", "sensitivity")
+
+    def __init__(self, policy: PrivacyPolicy, request: CompletionRequest) -> None:
+        self.policy, self.request = policy, request
+        self.sensitivity: Sensitivity | None = None
+        self.assessed = False
+        self.refused: list[str] = []
+
+    def refuses(self, model: Model) -> bool:
+        """True (and the model recorded) when ``model`` is hosted and the request sensitive."""
+        if model.locality != "hosted":
+            return False
+        if not self.assessed:
+            self.sensitivity = self.policy.assess_messages(self.request.messages, self.request.metadata)
+            self.assessed = True
+        if self.sensitivity is None:
+            return False
+        self.refused.append(model.name)
+        return True
+
+    def failure(self, errors: list[ProviderError]) -> FusionError:
+        """The error when no model of the chain answered."""
+        if self.refused:
+            kinds = list(self.sensitivity.kinds) if self.sensitivity else []
+            return PrivacyViolation(self.refused, kinds, errors)
+        return errors[0] if len(errors) == 1 else AllModelsFailed(errors)
+
+
 class Model:
     """One configured model: call it with :meth:`acomplete`/:meth:`astream` (or the sync
     :meth:`complete`/:meth:`stream`).
@@ -144,6 +186,12 @@ class Model:
         provider: The provider instance that talks to the backend.
         breaker: The deployment's circuit breaker (shared by models on the same deployment).
         resolve: Looks up fallback models by name (given by the owning hub).
+        privacy: The privacy policy (the hub's; the default policy when omitted).
+
+    Attributes:
+        in_flight: Calls of this model under way now (what least-outstanding balancing reads).
+        latency_ewma_s: Exponentially weighted mean latency of successful calls (None before
+            the first).
 
     Example:
         >>> hub = ModelHub.embedded()  # doctest: +SKIP
@@ -156,10 +204,14 @@ class Model:
         provider: Provider,
         breaker: CircuitBreaker,
         resolve: Callable[[str], Model] | None = None,
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
         self.spec = spec
         self.provider = provider
         self.breaker = breaker
+        self.privacy = privacy or PrivacyPolicy()
+        self.in_flight = 0
+        self.latency_ewma_s: float | None = None
         self._resolve = resolve
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
@@ -190,6 +242,16 @@ class Model:
             return [self]
         return [self, *(self._resolve(name) for name in self.spec.fallbacks)]
 
+    def check_privacy(self, messages: str | Sequence[Message], metadata: dict[str, Any] | None) -> None:
+        """Raise :class:`PrivacyViolation` if this model is hosted and the request sensitive.
+
+        For code that reaches the provider without :meth:`acomplete` (token-level ensembles).
+        """
+        request = CompletionRequest(normalize_messages(messages, self.name), metadata=metadata or {})
+        screen = _PrivacyScreen(self.privacy, request)
+        if screen.refuses(self):
+            raise screen.failure([])
+
     # -- completion --------------------------------------------------------------------------
 
     async def acomplete(
@@ -210,19 +272,23 @@ class Model:
         Raises:
             ProviderError: The model failed and it has no fallbacks.
             AllModelsFailed: The model and each of its fallbacks failed.
+            PrivacyViolation: The request is sensitive and no local model of the chain answered.
         """
         request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
+        screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():
+            if screen.refuses(candidate):
+                continue
             try:
                 completion = await candidate._complete_with_retries(request)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
-            return replace(completion, fallback_from=self.name) if errors else completion
-        if len(errors) == 1:
-            raise errors[0]
-        raise AllModelsFailed(errors)
+            if errors or screen.refused:
+                return replace(completion, fallback_from=self.name, privacy_skipped=tuple(screen.refused))
+            return completion
+        raise screen.failure(errors)
 
     async def _prepare(self) -> None:
         """Run the provider's one-time set-up before the first timed attempt."""
@@ -239,13 +305,18 @@ class Model:
         self._prepared = True
 
     async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
-        await self._prepare()
-        async def timed() -> tuple[ProviderResponse, float]:
-            started = time.perf_counter()
-            response = await self._attempt(request)
-            return response, time.perf_counter() - started
+        self.in_flight += 1
+        try:
+            await self._prepare()
 
-        (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
+            async def timed() -> tuple[ProviderResponse, float]:
+                started = time.perf_counter()
+                response = await self._attempt(request)
+                return response, time.perf_counter() - started
+
+            (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
+        finally:
+            self.in_flight -= 1
         return self._finish(request, response, latency, attempts)
 
     async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
@@ -283,6 +354,8 @@ class Model:
             self.provider.count_tokens(_prompt_text(request.messages)),
             self.provider.count_tokens(response.text),
         )
+        ewma = self.latency_ewma_s
+        self.latency_ewma_s = latency if ewma is None else ewma + EWMA_ALPHA * (latency - ewma)
         return Completion(
             text=response.text,
             finish_reason=response.finish_reason,
@@ -312,23 +385,36 @@ class Model:
         """
         request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
+        screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():
+            if screen.refuses(candidate):
+                continue
             try:
                 opened = await candidate._open_stream(request)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
-            async for chunk in candidate._drain(request, *opened, self.name if errors else None):
+            fallback_from = self.name if errors or screen.refused else None
+            async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
                 yield chunk
             return
-        if len(errors) == 1:
-            raise errors[0]
-        raise AllModelsFailed(errors)
+        raise screen.failure(errors)
 
     async def _open_stream(
         self, request: CompletionRequest
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
+        self.in_flight += 1  # until _drain ends
+        try:
+            return await self._open_stream_counted(request)
+        except BaseException:
+            self.in_flight -= 1
+            raise
+
+    async def _open_stream_counted(
+        self, request: CompletionRequest
+    ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
         await self._prepare()
+
         async def open_once() -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float]:
             started = time.perf_counter()
             async with self._semaphore():
@@ -353,28 +439,34 @@ class Model:
         started: float,
         attempts: int,
         fallback_from: str | None,
+        privacy_skipped: tuple[str, ...] = (),
     ) -> AsyncIterator[ModelStreamChunk]:
         text: list[str] = []
         logprobs: list[TokenLogprob] = []
         finish: str | None = None
         usage: Usage | None = None
         chunk = first
-        while chunk is not None:
-            text.append(chunk.text)
-            logprobs.extend(chunk.logprobs or ())
-            finish, usage = chunk.finish_reason or finish, chunk.usage or usage
-            if chunk.text:
-                yield ModelStreamChunk(chunk.text)
-            try:
-                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
-            except StopAsyncIteration:
-                chunk = None
-            except BaseException as exc:
-                raise self._failed(exc) from None
+        try:
+            while chunk is not None:
+                text.append(chunk.text)
+                logprobs.extend(chunk.logprobs or ())
+                finish, usage = chunk.finish_reason or finish, chunk.usage or usage
+                if chunk.text:
+                    yield ModelStreamChunk(chunk.text)
+                try:
+                    chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                except StopAsyncIteration:
+                    chunk = None
+                except BaseException as exc:
+                    raise self._failed(exc) from None
+        finally:
+            self.in_flight -= 1  # counted from _open_stream
         self.breaker.record_success()
         response = ProviderResponse("".join(text), finish, usage, tuple(logprobs) or None)
         completion = self._finish(request, response, time.perf_counter() - started, attempts)
-        yield ModelStreamChunk("", replace(completion, fallback_from=fallback_from))
+        yield ModelStreamChunk(
+            "", replace(completion, fallback_from=fallback_from, privacy_skipped=privacy_skipped)
+        )
 
     # -- sync wrappers -----------------------------------------------------------------------
 

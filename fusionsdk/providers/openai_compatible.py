@@ -42,6 +42,8 @@ class OpenAICompatibleProvider(LiteLLMProvider):
     litellm_prefix: ClassVar[str] = "openai/"
     probe_path: ClassVar[str | None] = "/models"
     drop_params: ClassVar[bool] = False
+    #: Load metrics under ``base_url`` less ``/v1`` (read by the balance router); None: none.
+    metrics_path: ClassVar[str | None] = None
 
     def _api_key(self) -> str | None:
         # The openai client insists on some key; local servers ignore it.
@@ -51,13 +53,19 @@ class OpenAICompatibleProvider(LiteLLMProvider):
 class VLLMProvider(OpenAICompatibleProvider):
     """vLLM's OpenAI-compatible server (``vllm serve MODEL``)."""
 
+    metrics_path: ClassVar[str | None] = "/metrics"
+
 
 class SGLangProvider(OpenAICompatibleProvider):
-    """SGLang's OpenAI-compatible server."""
+    """SGLang's OpenAI-compatible server (metrics with ``--enable-metrics``)."""
+
+    metrics_path: ClassVar[str | None] = "/metrics"
 
 
 class LlamaCppServerProvider(OpenAICompatibleProvider):
     """llama.cpp's ``llama-server`` or llama-cpp-python's ``python -m llama_cpp.server``."""
+
+    metrics_path: ClassVar[str | None] = "/metrics"  # llama-server --metrics
 
 
 class OllamaProvider(OpenAICompatibleProvider):
@@ -68,6 +76,10 @@ class TRTLLMProvider(OpenAICompatibleProvider):
     """NVIDIA TensorRT-LLM's ``trtllm-serve`` (OpenAI-compatible). For TensorRT-LLM behind
     Triton Inference Server use the ``triton`` provider."""
 
+    metrics_path: ClassVar[str | None] = "/metrics"  # JSON iteration stats
+
 
 class TGIMessagesProvider(OpenAICompatibleProvider):
     """Hugging Face TGI's Messages API (``/v1/chat/completions``); ``tgi`` uses ``/generate``."""
+
+    metrics_path: ClassVar[str | None] = "/metrics"

@@ -50,6 +50,8 @@ class TGIProvider(Provider):
     """TGI's native ``/generate`` API with token details."""
 
     requires_base_url: ClassVar[bool] = True
+    #: Prometheus metrics (``tgi_queue_size``, ...) under ``base_url``, read by the balance router.
+    metrics_path: ClassVar[str | None] = "/metrics"
 
     class Options(BaseModel):
         """TGI options."""

@@ -47,6 +47,11 @@ class Router(PluginBase, ABC):
         """Targets the strategy's options name (used when a router node lists none)."""
         return []
 
+    def bind(self, models: Mapping[str, Any]) -> None:
+        """Receive the graph's models by name (:class:`~fusionsdk.providers.model.Model`), once,
+        from the node that owns the router. Routers that read model state (locality, calls in
+        flight, latency, breaker, metrics endpoint) keep them; others ignore them."""
+
     @abstractmethod
     async def route(self, request: RouteRequest, targets: Sequence[str]) -> RouteDecision:
         """Pick one of ``targets`` for ``request``.

@@ -9,6 +9,7 @@ module                    server
 ``faults``                an OpenAI-compatible server that fails on a script
 ``triton``                Triton Inference Server's generate extension
 ``llamacpp``              llama-cpp-python's own OpenAI-compatible server, as a subprocess
+``metrics``               a serving engine's ``/metrics`` with the load a test sets
 ``fixtures``              the pytest fixtures for all of them
 ========================  ==============================================================
 """

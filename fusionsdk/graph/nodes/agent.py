@@ -67,6 +67,7 @@ class AgentNode(Node):
         if opts.router is not None and self._context is not None:
             router_cls = self.context.registry.get(PluginKind.ROUTERS, opts.router)
             self._router = router_cls(opts.router_options)
+            self._router.bind(self.context.hub)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
@@ -80,7 +81,13 @@ class AgentNode(Node):
             )
             target = decision.target
             decisions.append(
-                {"node": self.name, "type": "route", "target": target, "reason": decision.reason}
+                {
+                    "node": self.name,
+                    "type": "route",
+                    "target": target,
+                    "reason": decision.reason,
+                    "scores": dict(decision.scores),
+                }
             )
         assert target is not None
         messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [

@@ -54,6 +54,7 @@ class RouterNode(Node):
             self.router = router_cls(
                 validate_model(router_cls.Options, opts.options, f"nodes.{self.name}.options")
             )
+            self.router.bind(self.context.hub)
 
     def route_targets(self) -> list[str]:
         opts: RouterNode.Options = self.options  # type: ignore[assignment]
