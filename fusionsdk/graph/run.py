@@ -62,6 +62,14 @@ class RunResult:
             "interrupted": self.interrupted,
         }
 
+    def feedback(self, score: float) -> Any:
+        """Score this run from 0 (wrong) to 1 (right), so that the routers that routed it and
+        learn from feedback update (:mod:`fusionsdk.routing.feedback`); from another process:
+        ``fusionsdk feedback THREAD_ID SCORE``."""
+        from fusionsdk.routing.feedback import apply_feedback
+
+        return apply_feedback(self.thread_id, score)
+
 
 @dataclass(frozen=True)
 class GraphEvent:
@@ -115,16 +123,40 @@ class Graph:
         async with AsyncSqliteSaver.from_conn_string(str(checkpoint)) as saver:
             yield self._builder.compile(checkpointer=saver)
 
-    @staticmethod
-    def _initial(task: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    def _initial(self, task: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        """The first state. A sensitive task (flagged, or found by the privacy detectors) is
+        marked ``sensitive`` in the metadata every model call gets, and a ``privacy`` trace
+        entry says why (the kinds found, never the data)."""
         if not isinstance(task, str) or not task.strip():
             raise GraphError("the task must be a non-empty string")
-        return {
+        state: dict[str, Any] = {
             "task": task,
             "metadata": dict(metadata or {}),
             "messages": [{"role": "user", "content": task}],
             "started_at": time.time(),
         }
+        started = time.perf_counter()
+        sensitivity = self.hub.privacy.assess(task, metadata)
+        if sensitivity is not None:
+            state["metadata"].update(sensitivity.as_metadata())
+            why = ", ".join(sensitivity.kinds) or "flagged"
+            reason = f"sensitive ({why}, from {sensitivity.source}): only local models may be called"
+            state["decisions"] = [{"node": "START", "type": "privacy", "reason": reason}]
+            state["trace"] = [
+                {
+                    "node": "START",
+                    "kind": "privacy",
+                    "latency_s": round(time.perf_counter() - started, 6),
+                    "models": [],
+                    "usage": {},
+                    "cost_usd": 0.0,
+                    "sensitive": True,
+                    "source": sensitivity.source,
+                    "kinds": list(sensitivity.kinds),
+                    "decisions": list(state["decisions"]),
+                }
+            ]
+        return state
 
     async def astream(
         self,
@@ -159,6 +191,7 @@ class Graph:
                     if node != "__interrupt__":
                         yield GraphEvent("node", node, data=update or {})
             snapshot = await app.aget_state(config)
+        self._remember(snapshot.values, thread_id, checkpoint, resume)
         yield GraphEvent("result", result=self._result(snapshot, thread_id))
 
     @staticmethod
@@ -199,7 +232,22 @@ class Graph:
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         async with self._app(checkpoint) as app:
             values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
+            self._remember(values, thread_id, checkpoint, resume)
             return self._result_from_values(values, thread_id)
+
+    def _remember(self, values: dict[str, Any], thread_id: str, checkpoint: Any, resume: Any) -> None:
+        """Log the run's decisions by routers that learn, for feedback (not evaluation runs)."""
+        if checkpoint is not False:
+            from fusionsdk.routing.feedback import remember_run
+
+            remember_run(self, values, thread_id, resumed=resume is not None)
+
+    def feedback(self, run_id: str, score: float) -> Any:
+        """Score run ``run_id`` (its thread id) from 0 (wrong) to 1 (right); see
+        :meth:`RunResult.feedback`."""
+        from fusionsdk.routing.feedback import apply_feedback
+
+        return apply_feedback(run_id, score, registry=self.context.registry)
 
     async def _input(
         self, app: Any, config: dict[str, Any], task: str | None, metadata: dict[str, Any] | None, resume: Any
