@@ -97,6 +97,23 @@ BENCHMARKS = [
         "`benchmarks/results/gsm8k-report.html`. See [evaluation](evaluation.md).",
     ),
     Benchmark(
+        "gsm8k_fusion.py",
+        "GSM8K fusion: learned weights and panels on a held-out split",
+        "The same 42 replayed models, split 50/50 into train and test questions with a fixed seed. "
+        "Weights (log-odds of each model's train accuracy) and panels of at most 5 models are fitted "
+        "on the train half only; every figure is measured on the test half by running the "
+        "configuration as a real graph through `fusionsdk.eval`. Target: a fusion configuration "
+        "at least one point above the best single model. See [fusion](fusion.md).",
+    ),
+    Benchmark(
+        "gsm8k_routing.py",
+        "GSM8K routing: cost against accuracy on a held-out split",
+        "Routers and cascades over the 42 replayed models, trained on the train half and measured on "
+        "the test half (final configurations run as real graphs through `fusionsdk.eval`). Target: "
+        "at least the best single model's accuracy at no more than 30% of its cost; with the "
+        "cost-accuracy curves, APGR, AIQ, random routing and the oracle. See [routing](routing.md).",
+    ),
+    Benchmark(
         "embedded_fusion.py",
         "Embedded fusion: smollm2 + gemma3",
         "24 short questions with known answers asked live of the two embedded models, each alone, "
