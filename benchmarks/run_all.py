@@ -114,6 +114,14 @@ BENCHMARKS = [
         "cost-accuracy curves, APGR, AIQ, random routing and the oracle. See [routing](routing.md).",
     ),
     Benchmark(
+        "memory.py",
+        "RAG memory: ingest and query against raw chromadb, retrieval quality",
+        "10,000 chunks ingested and 500 queries run through fusionsdk's embedded Chroma store and "
+        "through raw chromadb doing the same with the same precomputed embeddings, alternating, "
+        "5 rounds (target: ratio at most 1.1); then hit@5 of the `minilm` embedder on the labelled "
+        "set committed in `benchmarks/data/memory/`. See [memory](memory.md).",
+    ),
+    Benchmark(
         "embedded_fusion.py",
         "Embedded fusion: smollm2 + gemma3",
         "24 short questions with known answers asked live of the two embedded models, each alone, "

@@ -17,12 +17,15 @@ YAMLS = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
 
 
 def with_fakes(name: str) -> dict[str, Any]:
-    """The example with every model swapped for a scripted fake that answers '42'."""
+    """The example with every model swapped for a scripted fake that answers '42', and every
+    memory for an empty in-memory store with the fake embedder (nothing written to examples/)."""
     data = config_to_data(load_config(EXAMPLES / name))
     for spec in data["models"].values():
         spec.update(provider="fake", options={"responses": ["The answer is 42"]})
         spec.pop("model", None)
         spec.pop("api_key_env", None)
+    for memory in data.get("memory", {}):
+        data["memory"][memory] = {"store": "ephemeral", "embedder": "fake"}
     return data
 
 
@@ -39,7 +42,8 @@ async def test_hybrid_keeps_sensitive_requests_local() -> None:
     result = await compile_config(with_fakes("hybrid.yaml")).arun(
         "my IBAN is ...", metadata={"sensitive": True}
     )
-    assert [s["node"] for s in result.trace] == ["route", "private"]
+    assert [s["node"] for s in result.trace] == ["START", "route", "private"]
+    assert result.trace[0]["kind"] == "privacy" and result.decisions[0]["type"] == "privacy"
 
 
 def test_every_example_is_documented_in_its_header() -> None:

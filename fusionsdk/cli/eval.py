@@ -56,11 +56,18 @@ def _print_report(report: EvalReport) -> None:
     )
     table = Table("model", "accuracy", "cost (USD)", "answered", "call share")
     for model, figures in sorted(report.per_model.items(), key=lambda kv: -kv[1]["accuracy"]):
-        table.add_row(model, f"{figures['accuracy']:.4f}", f"{figures['cost_usd']:.4f}",
-                      str(int(figures["answered"])), f"{report.call_share.get(model, 0):.2%}")
+        table.add_row(
+            model,
+            f"{figures['accuracy']:.4f}",
+            f"{figures['cost_usd']:.4f}",
+            str(int(figures["answered"])),
+            f"{report.call_share.get(model, 0):.2%}",
+        )
     stdout.print(table)
     if report.route_share:
-        stdout.print("routes: " + ", ".join(f"{t} {s:.1%}" for t, s in report.route_share.items()), markup=False)
+        stdout.print(
+            "routes: " + ", ".join(f"{t} {s:.1%}" for t, s in report.route_share.items()), markup=False
+        )
 
 
 def eval_command(
@@ -82,8 +89,15 @@ def eval_command(
     graph = compile_file(config)
     rows = _rows(dataset, split, seed, limit)
     judge = _scorer(scorer)
-    with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stdout if not as_json else None, transient=True, disable=as_json) as progress:
+    with Progress(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stdout if not as_json else None,
+        transient=True,
+        disable=as_json,
+    ) as progress:
         task = progress.add_task("rows", total=len(rows))
 
         def advance(_: RowResult) -> None:
@@ -130,8 +144,16 @@ def sweep_command(
             parsed.append(json.loads(raw))
         except ValueError:
             raise ConfigError(f"not JSON: {raw!r}", path=f"--value[{i}]") from None
-    result = run_sync(sweep(load_config(config), param, parsed, _rows(dataset, split, seed, limit),
-                            _scorer(scorer), concurrency=concurrency))
+    result = run_sync(
+        sweep(
+            load_config(config),
+            param,
+            parsed,
+            _rows(dataset, split, seed, limit),
+            _scorer(scorer),
+            concurrency=concurrency,
+        )
+    )
     summary = result.as_dict()
     if report is not None:
         from fusionsdk.eval.report import render_html
@@ -146,7 +168,9 @@ def sweep_command(
         table.add_row(json.dumps(point["value"]), f"{point['accuracy']:.4f}", f"{point['cost_usd']:.4f}")
     stdout.print(table)
     apgr = "n/a" if summary["apgr"] is None else f"{summary['apgr']:.3f}"
-    stdout.print(f"AIQ {summary['aiq']:.4f} · APGR {apgr} · frontier {len(summary['frontier'])} points", markup=False)
+    stdout.print(
+        f"AIQ {summary['aiq']:.4f} · APGR {apgr} · frontier {len(summary['frontier'])} points", markup=False
+    )
 
 
 class EvalCommand(Command):

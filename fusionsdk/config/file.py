@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fusionsdk.config.graph import END, START, BudgetSpec, NodeSpec
+from fusionsdk.config.memory import MemorySpec, check_memory_names
 from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.privacy import PrivacySpec
 from fusionsdk.config.validation import validate_model
 from fusionsdk.errors import ConfigError
 
@@ -24,6 +26,8 @@ class FusionConfig(BaseModel):
         nodes: Graph nodes by name (each a ``kind`` and that kind's fields).
         edges: ``[from, to]`` pairs; ``START`` and ``END`` are the graph's ends.
         budget: Limits of one run.
+        privacy: How sensitive requests are recognised and kept on local models.
+        memory: Memory stores by name (see :mod:`fusionsdk.config.memory`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -33,6 +37,10 @@ class FusionConfig(BaseModel):
     nodes: dict[str, NodeSpec] = Field(default_factory=dict)
     edges: list[tuple[str, str]] = Field(default_factory=list)
     budget: BudgetSpec = BudgetSpec()
+    privacy: PrivacySpec = PrivacySpec()
+    memory: dict[str, MemorySpec] = Field(default_factory=dict)
+
+    _check_memory = field_validator("memory")(classmethod(lambda cls, v: check_memory_names(v)))
 
     @model_validator(mode="before")
     @classmethod

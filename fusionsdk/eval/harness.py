@@ -20,7 +20,10 @@ __all__ = ["EvalReport", "RowResult", "evaluate", "split_rows"]
 
 
 def split_rows(
-    rows: Sequence[ReplayRow], split: Literal["train", "test"] | None, seed: int = 0, train_fraction: float = 0.5
+    rows: Sequence[ReplayRow],
+    split: Literal["train", "test"] | None,
+    seed: int = 0,
+    train_fraction: float = 0.5,
 ) -> list[ReplayRow]:
     """A deterministic train/test split (shuffled with ``seed``); all rows for ``None``."""
     if split is None:
@@ -133,7 +136,9 @@ async def _run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
     try:
         result = await graph.arun(row.question, metadata={"row_id": row.id}, checkpoint=False)
     except FusionError as err:
-        return RowResult(row.id, "", 0.0, 0.0, 0, time.perf_counter() - started, error=f"{type(err).__name__}: {err}")
+        return RowResult(
+            row.id, "", 0.0, 0.0, 0, time.perf_counter() - started, error=f"{type(err).__name__}: {err}"
+        )
     model_scores: dict[str, float] = {}
     model_costs: dict[str, float] = defaultdict(float)
     model_answers: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -69,12 +70,12 @@ def _area(curve: Sequence[CostPoint], low: float, high: float) -> float:
     def at(x: float) -> float:
         if x <= curve[0][0]:
             return curve[0][1] if x >= curve[0][0] else 0.0
-        for (x1, y1), (x2, y2) in zip(curve, curve[1:], strict=False):
+        for (x1, y1), (x2, y2) in itertools.pairwise(curve):
             if x1 <= x <= x2:
                 return y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 > x1 else y2
         return curve[-1][1]
 
-    return sum((b - a) * (at(a) + at(b)) / 2 for a, b in zip(xs, xs[1:], strict=False))
+    return sum((b - a) * (at(a) + at(b)) / 2 for a, b in itertools.pairwise(xs))
 
 
 def aiq(points: Sequence[CostPoint]) -> float:

@@ -40,7 +40,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             target = target[part]
         except (KeyError, IndexError, TypeError):
             where = ".".join(str(p) for p in parts[: i + 1])
-            raise ConfigError(f"sweep parameter path '{path}' does not exist in the config (at '{where}')") from None
+            raise ConfigError(
+                f"sweep parameter path '{path}' does not exist in the config (at '{where}')"
+            ) from None
     try:
         target[parts[-1]] = value
     except (IndexError, TypeError):
@@ -66,7 +68,8 @@ class SweepResult:
         data: dict[str, Any] = {
             "parameter": self.parameter,
             "points": [
-                {"value": v, "cost_usd": c, "accuracy": a} for v, (c, a) in zip(self.values, points, strict=True)
+                {"value": v, "cost_usd": c, "accuracy": a}
+                for v, (c, a) in zip(self.values, points, strict=True)
             ],
             "frontier": [{"cost_usd": c, "accuracy": a} for c, a in pareto_frontier(points)],
             "aiq": aiq(points),

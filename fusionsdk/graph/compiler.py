@@ -121,7 +121,11 @@ def compile_config(
     if not config.nodes:
         raise ConfigError("the config has no nodes to run", path="nodes")
     registry = registry or default_registry()
-    context = NodeContext(ModelHub(config, registry), registry, config.budget, base_dir or Path("."))
+    from fusionsdk.memory.hub import MemoryHub
+
+    base = base_dir or Path(".")
+    memories = MemoryHub(config.memory, registry, base)  # checked now, opened on first use
+    context = NodeContext(ModelHub(config, registry), registry, config.budget, base, memories)
     nodes = build_nodes(config, context)
     builder = StateGraph(RunState)
     for name, node in nodes.items():

@@ -1,4 +1,4 @@
-"""What nodes can reach at run time: the models, the registry, the budget."""
+"""What nodes can reach at run time: the models, the memories, the registry, the budget."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusionsdk.config.graph import BudgetSpec
 from fusionsdk.errors import BudgetExceeded
@@ -14,6 +14,10 @@ from fusionsdk.fusion.base import FusionContext
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.providers.model import Model
 from fusionsdk.registry import Registry
+
+if TYPE_CHECKING:
+    from fusionsdk.memory.base import MemoryStore
+    from fusionsdk.memory.hub import MemoryHub
 
 __all__ = ["NodeContext"]
 
@@ -27,16 +31,26 @@ class NodeContext:
         registry: Where node, fuser, arbiter, router and tool plugins come from.
         budget: The run budget.
         base_dir: Folder of the config file, for relative paths in it.
+        memories: The config's memory stores (opened on first use), shared by every node.
     """
 
     hub: ModelHub
     registry: Registry
     budget: BudgetSpec
     base_dir: Path = Path(".")
+    memories: MemoryHub | None = None
 
     def model(self, name: str) -> Model:
         """The model ``name`` (ConfigError listing the known ones otherwise)."""
         return self.hub[name]
+
+    def memory(self, name: str) -> MemoryStore:
+        """The memory store ``name``, opened on first use (ConfigError if there is none)."""
+        from fusionsdk.errors import ConfigError
+
+        if self.memories is None:
+            raise ConfigError(f"unknown memory '{name}' (known: none: add a 'memory:' section)")
+        return self.memories[name]
 
     def fusion_context(self, node: str, state: Mapping[str, Any]) -> FusionContext:
         """What fusers and arbiters of ``node`` get: the models, a stream writer that emits the

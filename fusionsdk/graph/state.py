@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-__all__ = ["RunState", "add_usage", "candidate_record"]
+__all__ = ["RunState", "add_usage", "candidate_record", "merge_retrieved"]
 
 
 def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
@@ -17,6 +17,18 @@ def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict
     for key, value in (right or {}).items():
         total[key] = total.get(key, 0) + value
     return total
+
+
+def merge_retrieved(
+    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Reducer: a retrieve node's new chunks replace that node's earlier ones (a thread's next
+    question does not keep the last question's context); other nodes' chunks stay. A node that
+    found nothing sends ``{"node": name, "cleared": True}``, which only removes."""
+    fresh = list(right or [])
+    replaced = {item.get("node") for item in fresh}
+    kept = [item for item in left or [] if item.get("node") not in replaced]
+    return kept + [item for item in fresh if not item.get("cleared")]
 
 
 class RunState(TypedDict, total=False):
@@ -36,6 +48,10 @@ class RunState(TypedDict, total=False):
         cost_usd: USD spent (summed).
         tool_results: Outputs of tool nodes, as untrusted data (appended).
         started_at: Wall-clock start of the run (epoch seconds) for the time budget.
+        retrieved: Chunks retrieve nodes found (text, source, citation number), as untrusted
+            data; each retrieve node's latest retrieval replaces its previous one.
+        history: The thread's earlier conversation (summary and recent turns) a ``remember``
+            node recalled, for the ``{history}`` placeholder.
     """
 
     task: str
@@ -50,6 +66,8 @@ class RunState(TypedDict, total=False):
     cost_usd: Annotated[float, operator.add]
     tool_results: Annotated[list[dict[str, Any]], operator.add]
     started_at: float
+    retrieved: Annotated[list[dict[str, Any]], merge_retrieved]
+    history: str
 
 
 def candidate_record(completion: Any) -> dict[str, Any]:

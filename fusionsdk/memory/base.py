@@ -2,6 +2,15 @@
 
 A store keeps text chunks with metadata and returns the nearest ones to a query; an embedder
 turns texts into vectors. Stores receive their embedder, so any store works with any embedder.
+
+Chunk metadata that fusionsdk itself writes and reads (see :mod:`fusionsdk.memory.metadata`):
+``source`` (where the text came from), ``trust`` (``trusted`` or ``untrusted``),
+``sensitivity`` (``normal`` or ``sensitive``: sensitive chunks keep a run on local models) and
+``created_at`` (ISO-8601, UTC).
+
+Besides the three abstract methods, a store may support listing (:meth:`MemoryStore.get`),
+deleting (:meth:`MemoryStore.delete`) and diverse retrieval (:meth:`MemoryStore.query_mmr`);
+the defaults say clearly that it does not (or fall back to plain nearest neighbours).
 """
 
 from __future__ import annotations
@@ -46,6 +55,12 @@ class Embedder(PluginBase, ABC):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order; the same text always gives the same vector."""
 
+    @property
+    def identity(self) -> str:
+        """What produced the vectors (plugin and model); a store refuses to mix identities in
+        one collection, since vectors of different models are not comparable."""
+        return f"{type(self).__module__}:{type(self).__qualname__}"
+
 
 class MemoryStore(PluginBase, ABC):
     """Base class of memory stores."""
@@ -61,3 +76,46 @@ class MemoryStore(PluginBase, ABC):
     @abstractmethod
     def count(self) -> int:
         """How many chunks the store holds."""
+
+    def query_mmr(
+        self,
+        text: str,
+        k: int = 5,
+        *,
+        fetch_k: int = 20,
+        diversity: float = 0.3,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
+        """``k`` chunks relevant to ``text`` and different from each other (maximal marginal
+        relevance over the ``fetch_k`` nearest). Stores that cannot return vectors fall back to
+        :meth:`query`."""
+        return self.query(text, k, where)
+
+    def get(self, where: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Chunk]:
+        """Chunks matching ``where`` (all when None), in no particular order.
+
+        Raises:
+            MemoryStoreError: The store cannot list its chunks.
+        """
+        from fusionsdk.memory.errors import MemoryStoreError
+
+        raise MemoryStoreError(f"{type(self).__name__} cannot list its chunks")
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove the chunks with these ids; return how many existed.
+
+        Raises:
+            MemoryStoreError: The store cannot delete chunks.
+        """
+        from fusionsdk.memory.errors import MemoryStoreError
+
+        raise MemoryStoreError(f"{type(self).__name__} cannot delete chunks")
+
+    def close(self) -> None:
+        """Release files, locks and connections (a closed store must not be used again)."""
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

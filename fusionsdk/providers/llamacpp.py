@@ -17,6 +17,8 @@ Config::
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import functools
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -94,7 +96,21 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | 
         )
     except (ValueError, RuntimeError) as err:
         raise ConfigError(f"llama.cpp could not load {path}: {err}") from None
+    if not _OPEN:
+        atexit.register(_close_all)
+    _OPEN.append(llama)
     return _LoadedModel(llama)
+
+
+_OPEN: list[Any] = []
+
+
+def _close_all() -> None:
+    """Free the models before interpreter shutdown: llama-cpp-python's own finalisers run too
+    late, when its module globals are gone, and print a TypeError traceback at exit."""
+    while _OPEN:
+        with contextlib.suppress(Exception):
+            _OPEN.pop().close()
 
 
 class _Cancellation:

@@ -88,10 +88,16 @@ class ReplayDataset:
     def _parse(self, line: str, number: int) -> ReplayRow:
         try:
             data = json.loads(line)
-            return ReplayRow(str(data["id"]), str(data["question"]), str(data.get("answer", "")),
-                             {str(k): str(v) for k, v in (data.get("outputs") or {}).items()})
+            return ReplayRow(
+                str(data["id"]),
+                str(data["question"]),
+                str(data.get("answer", "")),
+                {str(k): str(v) for k, v in (data.get("outputs") or {}).items()},
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ConfigError(f"{self.path} line {number}: not a replay row ({type(err).__name__}: {err})") from None
+            raise ConfigError(
+                f"{self.path} line {number}: not a replay row ({type(err).__name__}: {err})"
+            ) from None
 
     @staticmethod
     def _load_prices(path: Path) -> dict[str, dict[str, Any]]:

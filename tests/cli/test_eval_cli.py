@@ -47,8 +47,23 @@ def test_eval_bad_inputs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_sweep_json(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["sweep", EXAMPLE, "-d", DATA, "-s", "numeric", "--limit", "10", "--param", "nodes.panel.models",
-            "--value", '["flash"]', "--value", '["flash", "mini", "gpt4o"]', "--json"]
+    args = [
+        "sweep",
+        EXAMPLE,
+        "-d",
+        DATA,
+        "-s",
+        "numeric",
+        "--limit",
+        "10",
+        "--param",
+        "nodes.panel.models",
+        "--value",
+        '["flash"]',
+        "--value",
+        '["flash", "mini", "gpt4o"]',
+        "--json",
+    ]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["points"]) == 2 and "aiq" in data and "frontier" in data

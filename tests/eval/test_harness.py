@@ -76,7 +76,11 @@ def test_split_is_deterministic_and_disjoint() -> None:
 
 
 async def test_sweep_panel_size_gives_a_curve() -> None:
-    values: list[Any] = [["flash"], ["flash", "mini", "gpt4o"], ["gpt4o", "llama405b", "sonnet", "flash", "mini"]]
+    values: list[Any] = [
+        ["flash"],
+        ["flash", "mini", "gpt4o"],
+        ["gpt4o", "llama405b", "sonnet", "flash", "mini"],
+    ]
     result = await sweep(load_config(EXAMPLE), "nodes.panel.models", values, ROWS[:20], LastNumber())
     summary = result.as_dict()
     costs = [p["cost_usd"] for p in summary["points"]]

@@ -27,8 +27,10 @@ async def test_answers_by_question_text_with_tokens_and_cost() -> None:
     assert done.text == FIRST["outputs"]["gpt-4o-2024-08-06"]
     assert done.usage.completion_tokens > 20
     prices = json.loads((DATA / "models.json").read_text())["models"]["gpt-4o-2024-08-06"]
-    expected = (done.usage.prompt_tokens * prices["input_usd_per_mtok"]
-                + done.usage.completion_tokens * prices["output_usd_per_mtok"]) / 1e6
+    expected = (
+        done.usage.prompt_tokens * prices["input_usd_per_mtok"]
+        + done.usage.completion_tokens * prices["output_usd_per_mtok"]
+    ) / 1e6
     assert done.cost_usd == pytest.approx(expected)
 
 
@@ -68,8 +70,12 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
 
 async def test_row_without_that_models_answer(tmp_path: Path) -> None:
     path = tmp_path / "two.jsonl"
-    path.write_text(json.dumps({"id": "a", "question": "q1", "answer": "1", "outputs": {"x": "1", "y": "2"}}) + "\n"
-                    + json.dumps({"id": "b", "question": "q2", "answer": "1", "outputs": {"x": "1"}}) + "\n")
+    path.write_text(
+        json.dumps({"id": "a", "question": "q1", "answer": "1", "outputs": {"x": "1", "y": "2"}})
+        + "\n"
+        + json.dumps({"id": "b", "question": "q2", "answer": "1", "outputs": {"x": "1"}})
+        + "\n"
+    )
     spec = {"provider": "replay", "model": "y", "options": {"dataset": str(path)}}
     model = ModelHub.from_dict({"version": 1, "models": {"m": spec}})["m"]
     with pytest.raises(BadRequest, match="no recorded answer for row 'b'"):

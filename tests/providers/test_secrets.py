@@ -259,7 +259,9 @@ def test_cli_missing_key_names_the_variable(
     assert json.loads(out)[0]["status"] == "missing-key"
 
 
-def test_child_logger_records_are_scrubbed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_child_logger_records_are_scrubbed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """A key logged on a child logger (not the one the filter sits on) is scrubbed too."""
     import logging
 

@@ -156,7 +156,12 @@ def test_describe_gives_the_docstring_and_options_schema() -> None:
     info = Registry(settings()).describe("fusers", "majority_vote")
     assert info["distribution"] == "fusionsdk" and info["builtin"] is True
     assert "Vote over normalised answers" in info["doc"]
-    assert info["options_schema"]["properties"]["extract"]["enum"] == ["text", "number", "choice", "json_field"]
+    assert info["options_schema"]["properties"]["extract"]["enum"] == [
+        "text",
+        "number",
+        "choice",
+        "json_field",
+    ]
 
 
 # -- conflicts ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from fusionsdk.fusion.extractors import answer_field, normalize_text, strip_code
 
 __all__ = ["TextScorer", "answer_field", "normalize_text", "strip_code_fence"]
 
+
 class TextScorer(Scorer):
     """Base of the built-in scorers: checks both arguments are strings and keeps scores in [0, 1].
 

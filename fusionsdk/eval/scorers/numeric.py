@@ -12,6 +12,7 @@ from fusionsdk.plugin import PluginOptions
 
 __all__ = ["NumericScorer", "extract_number"]
 
+
 class NumericScorer(TextScorer):
     """1 when the final numbers of prediction and reference agree within a tolerance, else 0.
 

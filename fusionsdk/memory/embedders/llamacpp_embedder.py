@@ -1,0 +1,136 @@
+"""``llamacpp``: embeddings from a GGUF model in this process, through llama-cpp-python.
+
+The model is loaded with ``embedding=True`` and mean pooling, once per process per file, and used
+under a lock (a ``Llama`` object is not safe for concurrent use). Texts longer than the context
+are truncated. Any GGUF works; dedicated embedding models (nomic-embed, bge, e5 in GGUF form)
+give the best results; the bundled ``smollm2`` is small enough for tests.
+
+Config::
+
+    embedder: llamacpp
+    embedder_options: {path: ./models/nomic-embed-text-v1.5.Q4_K_M.gguf}
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from fusionsdk.errors import ConfigError
+from fusionsdk.memory.base import Embedder
+from fusionsdk.memory.embedders._vectors import check_texts, normalise
+from fusionsdk.memory.errors import EmbedderError
+from fusionsdk.plugin import PluginOptions
+
+__all__ = ["LlamaCppEmbedder"]
+
+
+class _Loaded:
+    def __init__(self, llama: Any) -> None:
+        self.llama = llama
+        self.lock = threading.Lock()
+        self.dimension = int(llama.n_embd())
+
+
+_LOADING = threading.Lock()
+
+
+@functools.cache
+def _load(path: str, n_ctx: int, n_threads: int | None) -> _Loaded:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise EmbedderError(
+            "the llamacpp embedder needs llama-cpp-python: pip install 'fusionsdk[local]'"
+        ) from None
+    from fusionsdk.providers.llamacpp import _route_llama_logs
+
+    _route_llama_logs()
+    try:
+        llama = llama_cpp.Llama(
+            model_path=path,
+            embedding=True,
+            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+            n_ctx=n_ctx,
+            n_batch=n_ctx,
+            n_ubatch=n_ctx,
+            n_threads=n_threads,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as err:
+        raise EmbedderError(f"llama.cpp could not load {path} for embeddings: {err}") from None
+    return _Loaded(llama)
+
+
+class LlamaCppEmbedder(Embedder):
+    """Mean-pooled, unit-length embeddings of a GGUF model run by llama.cpp in this process."""
+
+    class Options(PluginOptions):
+        """Embedded embedder options.
+
+        Attributes:
+            model: A bundled model id (``smollm2-135m-instruct``, ``gemma3-270m``), or use ``path``.
+            path: A GGUF file.
+            n_ctx: Context size in tokens (longer texts are truncated).
+            n_threads: CPU threads (llama.cpp's default when omitted).
+        """
+
+        model: str | None = None
+        path: str | None = None
+        n_ctx: int = Field(512, ge=16, le=131072)
+        n_threads: int | None = Field(None, ge=1)
+
+        @model_validator(mode="after")
+        def _one_source(self) -> LlamaCppEmbedder.Options:
+            if (self.model is None) == (self.path is None):
+                raise ValueError("give either 'model' (a bundled model id) or 'path' (a GGUF file)")
+            return self
+
+    def _file(self) -> str:
+        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
+        if opts.path is not None:
+            path = Path(opts.path).expanduser()
+        else:
+            from fusionsdk.providers.bundled import resolve_bundled
+            from fusionsdk.settings import load_settings
+
+            assert opts.model is not None
+            path = resolve_bundled(opts.model).locate(load_settings().home)
+        if not path.is_file():
+            raise ConfigError(f"GGUF model file not found: {path}")
+        return str(path.resolve())
+
+    def _loaded(self) -> _Loaded:
+        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
+        file = self._file()
+        with _LOADING:
+            return _load(file, opts.n_ctx, opts.n_threads)
+
+    @property
+    def dimension(self) -> int:  # type: ignore[override]
+        """The model's embedding size (loads the model)."""
+        return self._loaded().dimension
+
+    @property
+    def identity(self) -> str:
+        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
+        return f"llamacpp:{opts.model or Path(opts.path or '').name}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        items = check_texts(texts)
+        if not items:
+            return []
+        loaded = self._loaded()
+        vectors = []
+        with loaded.lock:
+            for text in items:  # one at a time: batched sequences would share the context
+                try:
+                    vectors.append(normalise(loaded.llama.embed(text or " ", truncate=True)))
+                except (ValueError, RuntimeError) as err:
+                    raise EmbedderError(f"llama.cpp could not embed a text: {err}") from None
+        return vectors

@@ -1,0 +1,176 @@
+"""The :class:`MemoryHub`: a config's memories, checked up front and opened on first use.
+
+Every store is built through the registry: ``memory.<name>.store`` names a ``fusionsdk.memory``
+plugin, ``memory.<name>.embedder`` a ``fusionsdk.embedders`` plugin. Checking (names, options)
+happens when the hub is made, so a graph with a bad memory fails to compile with the field's
+path; opening (folders, locks, connections, model loading) waits until a node or command first
+uses the memory, so compiling never locks a store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from fusionsdk.config.memory import MemorySpec
+from fusionsdk.config.validation import validate_model
+from fusionsdk.errors import ConfigError, PluginError
+from fusionsdk.memory.base import Embedder, MemoryStore
+from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import PluginKind, Registry, default_registry
+
+__all__ = ["MemoryHub", "default_memory_spec", "open_memory"]
+
+
+def default_memory_spec() -> MemorySpec:
+    """The memory used with no config: embedded Chroma in ``$FUSIONSDK_HOME/memory``, minilm."""
+    from fusionsdk.settings import load_settings
+
+    path = load_settings().home / "memory"
+    return MemorySpec.model_validate({"store": "chroma", "path": str(path), "collection": "default"})
+
+
+class _Plan:
+    """A checked memory: its plugin classes and validated options, ready to open."""
+
+    def __init__(self, name: str, spec: MemorySpec, registry: Registry, base_dir: Path) -> None:
+        where = f"memory.{name}"
+        try:
+            self.store_cls = registry.get(PluginKind.MEMORY, spec.store)
+        except PluginError as err:
+            raise ConfigError(str(err), path=f"{where}.store") from None
+        try:
+            self.embedder_cls = registry.get(PluginKind.EMBEDDERS, spec.embedder)
+        except PluginError as err:
+            raise ConfigError(str(err), path=f"{where}.embedder") from None
+        fields = spec.fields
+        store_fields = getattr(self.store_cls.Options, "model_fields", {})
+        if "collection" in store_fields and "collection" not in fields:
+            fields["collection"] = name if len(name) >= 3 else f"{name}-memory"
+        if "path" in store_fields and isinstance(fields.get("path"), str):
+            path = Path(fields["path"]).expanduser()
+            fields["path"] = str(path if path.is_absolute() else base_dir / path)
+        self.store_options: PluginOptions = validate_model(self.store_cls.Options, fields, where)
+        self.embedder_options: PluginOptions = validate_model(
+            self.embedder_cls.Options, spec.embedder_options, f"{where}.embedder_options"
+        )
+        self.embedder_key = (spec.embedder, repr(self.embedder_options))
+
+
+class MemoryHub(Mapping[str, MemoryStore]):
+    """The memories of one config, by name; each store is opened once, when first used.
+
+    Args:
+        memory: The ``memory:`` section (name -> :class:`MemorySpec`).
+        registry: Where store and embedder plugins come from.
+        base_dir: Folder that relative store paths are relative to (the config file's).
+
+    Raises:
+        ConfigError: Unknown store or embedder plugin, or bad options, naming the path.
+
+    Example:
+        >>> hub = MemoryHub({"docs": MemorySpec(store="ephemeral", embedder="fake")})
+        >>> hub["docs"].count()  # doctest: +SKIP
+        0
+    """
+
+    def __init__(
+        self,
+        memory: Mapping[str, MemorySpec],
+        registry: Registry | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        self._registry = registry or default_registry()
+        base = base_dir or Path(".")
+        self._plans = {name: _Plan(name, spec, self._registry, base) for name, spec in memory.items()}
+        self._stores: dict[str, MemoryStore] = {}
+        self._embedders: dict[tuple[str, str], Embedder] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> MemoryStore:
+        with self._lock:
+            store = self._stores.get(name)
+            if store is not None:
+                return store
+            plan = self._plans.get(name)
+            if plan is None:
+                known = ", ".join(sorted(self._plans)) or "none: add a 'memory:' section"
+                raise ConfigError(f"unknown memory '{name}' (known: {known})")
+            embedder = self._embedders.get(plan.embedder_key)
+            if embedder is None:
+                embedder = self._embedders[plan.embedder_key] = plan.embedder_cls(plan.embedder_options)
+            store = self._stores[name] = plan.store_cls(plan.store_options, embedder=embedder)
+            return store
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plans)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def check(self, name: Any, path: str) -> str:
+        """Fail with a ConfigError at ``path`` unless ``name`` is one of the memories."""
+        if name not in self._plans:
+            known = ", ".join(sorted(self._plans)) or "none: add a 'memory:' section"
+            raise ConfigError(f"unknown memory '{name}' (known: {known})", path=path)
+        return str(name)
+
+    def options(self, name: str) -> PluginOptions:
+        """The validated store options of memory ``name`` (paths made absolute)."""
+        self.check(name, "memory")
+        return self._plans[name].store_options
+
+    def close(self) -> None:
+        """Close every opened store (frees embedded stores' locks)."""
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
+
+
+def open_memory(
+    config: str | Path | None = None,
+    name: str | None = None,
+    *,
+    collection: str | None = None,
+    registry: Registry | None = None,
+) -> tuple[MemoryStore, Path]:
+    """Open one memory of a config file (or the default memory when ``config`` is None).
+
+    Args:
+        config: A YAML config with a ``memory:`` section.
+        name: Which memory; may be omitted when the config has exactly one.
+        collection: Use this collection instead of the configured one.
+        registry: Where plugins come from.
+
+    Returns:
+        The store, and the folder its ``source`` labels are relative to (the config's folder,
+        or the working folder for the default memory).
+
+    Raises:
+        ConfigError: No such config or memory, several memories and no ``name``, bad options.
+    """
+    from fusionsdk.config.file import load_config
+
+    if config is None:
+        specs, base = {name or "default": default_memory_spec()}, Path.cwd()
+    else:
+        file = Path(config)
+        specs, base = dict(load_config(file).memory), file.resolve().parent
+    if not specs:
+        raise ConfigError(f"{config} has no 'memory:' section", path="memory")
+    if name is None:
+        if len(specs) > 1:
+            raise ConfigError(
+                f"the config has several memories ({', '.join(sorted(specs))}): pick one with --memory"
+            )
+        name = next(iter(specs))
+    if name not in specs:
+        raise ConfigError(f"unknown memory '{name}' (known: {', '.join(sorted(specs))})", path="--memory")
+    spec = specs[name]
+    if collection is not None:
+        spec = MemorySpec.model_validate({**spec.model_dump(), "collection": collection})
+    hub = MemoryHub({name: spec}, registry, base)
+    return hub[name], base
