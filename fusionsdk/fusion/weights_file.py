@@ -147,22 +147,31 @@ def _number(value: Any, where: str, positive: bool = False) -> float:
     return float(value)
 
 
+def read_json_file(path: Path, what: str) -> Any:
+    """The parsed JSON of the file at ``path``; ``what`` names the kind of file in errors.
+
+    Raises:
+        ValueError: Missing, unreadable or not JSON (the message says which and where).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise ValueError(f"cannot read {what} {path}: {err.strerror or err}") from None
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{path} is not JSON: {err}") from None
+
+
 def read_weights(path: Path) -> WeightsData:
     """Read and validate a weights file.
 
     Raises:
         ValueError: Missing, unreadable or malformed file (the message says which and where).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"weights file not found: {path}") from None
-    except OSError as err:
-        raise ValueError(f"cannot read weights file {path}: {err.strerror or err}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise ValueError(f"{path} is not JSON: {err}") from None
+    data = read_json_file(path, "weights file")
     try:
         return WeightsData.from_json(data)
     except ValueError as err:

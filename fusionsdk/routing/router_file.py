@@ -24,7 +24,6 @@ weights). It is JSON; arrays are base64 float32 with their shape::
 from __future__ import annotations
 
 import base64
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.fusion.weights_file import write_weights
+from fusionsdk.fusion.weights_file import read_json_file, write_weights
 from fusionsdk.routing.predictors import PREDICTORS, Predictor
 
 __all__ = ["FORMAT_VERSION", "RouterModel", "read_router_model", "write_router_model"]
@@ -193,16 +192,7 @@ def read_router_model(path: Path) -> RouterModel:
     Raises:
         ValueError: Missing, unreadable or malformed file (the message says which and where).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"router model file not found: {path}") from None
-    except OSError as err:
-        raise ValueError(f"cannot read router model file {path}: {err.strerror or err}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise ValueError(f"{path} is not JSON: {err}") from None
+    data = read_json_file(path, "router model file")
     try:
         return RouterModel.from_json(data)
     except ValueError as err:
