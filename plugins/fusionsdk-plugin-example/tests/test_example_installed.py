@@ -73,3 +73,29 @@ def test_blocked_by_an_allow_list_that_does_not_name_it(monkeypatch: pytest.Monk
     monkeypatch.setenv("FUSIONSDK_PLUGINS", DISTRIBUTION)
     reset_default_registry()
     assert "weighted_confidence" in default_registry().names("fusers")
+
+
+async def test_a_graph_uses_the_strategy_and_the_arbiter_by_name() -> None:
+    """What a user does after `pip install`: name the plugin's strategy and arbiter in a config."""
+    from fusionsdk.graph import compile_config
+
+    def fake(text: str) -> dict[str, object]:
+        return {"provider": "fake", "options": {"responses": [text], "logprob": -0.1}}
+
+    graph = compile_config(
+        {
+            "version": 1,
+            "models": {"a": fake("Paris"), "b": fake("paris"), "c": fake("Lyon")},
+            "nodes": {
+                "panel": {"kind": "panel", "models": ["a", "b", "c"]},
+                "fuse": {"kind": "fuse", "strategy": "weighted_confidence"},
+                "settle": {"kind": "arbitrate", "arbiter": "agreement_threshold", "source": "panel"},
+            },
+            "edges": [["START", "panel"], ["panel", "fuse"], ["fuse", "settle"], ["settle", "END"]],
+        }
+    )
+    result = await graph.arun("What is the capital of France?")
+    assert result.answer.lower() == "paris"
+    kinds = {d["type"]: d for d in result.decisions}
+    assert kinds["fuse"]["strategy"] == "weighted_confidence"
+    assert kinds["arbitrate"]["arbiter"] == "agreement_threshold"
