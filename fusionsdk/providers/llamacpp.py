@@ -96,13 +96,18 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | 
         )
     except (ValueError, RuntimeError) as err:
         raise ConfigError(f"llama.cpp could not load {path}: {err}") from None
-    if not _OPEN:
-        atexit.register(_close_all)
-    _OPEN.append(llama)
+    close_at_exit(llama)
     return _LoadedModel(llama)
 
 
 _OPEN: list[Any] = []
+
+
+def close_at_exit(llama: Any) -> None:
+    """Free ``llama`` before interpreter shutdown (see :func:`_close_all`)."""
+    if not _OPEN:
+        atexit.register(_close_all)
+    _OPEN.append(llama)
 
 
 def _close_all() -> None:

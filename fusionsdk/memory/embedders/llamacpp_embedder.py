@@ -48,7 +48,7 @@ def _load(path: str, n_ctx: int, n_threads: int | None) -> _Loaded:
         raise EmbedderError(
             "the llamacpp embedder needs llama-cpp-python: pip install 'fusionsdk[local]'"
         ) from None
-    from fusionsdk.providers.llamacpp import _route_llama_logs
+    from fusionsdk.providers.llamacpp import _route_llama_logs, close_at_exit
 
     _route_llama_logs()
     try:
@@ -64,6 +64,7 @@ def _load(path: str, n_ctx: int, n_threads: int | None) -> _Loaded:
         )
     except (ValueError, RuntimeError) as err:
         raise EmbedderError(f"llama.cpp could not load {path} for embeddings: {err}") from None
+    close_at_exit(llama)
     return _Loaded(llama)
 
 
