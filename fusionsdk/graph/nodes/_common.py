@@ -12,16 +12,20 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.fusion.base import Candidate
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.state import candidate_record
+from fusionsdk.plugin import PluginOptions
 from fusionsdk.providers.base import TokenLogprob
 from fusionsdk.providers.model import Completion
 from fusionsdk.registry import PluginKind
 
 __all__ = [
     "PLACEHOLDERS",
+    "PromptOptions",
     "build_model_plugin",
     "check_template",
     "completion_update",
@@ -54,6 +58,38 @@ def check_template(template: str) -> str:
             f"unknown placeholder {{{sorted(unknown)[0]}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
         )
     return template
+
+
+class PromptOptions(PluginOptions):
+    """Options shared by the node kinds that ask models (agent, panel, cascade).
+
+    Attributes:
+        prompt: Template with {task}, {answer}, {candidates}, {tool_results}, {context},
+            {history}.
+        system: System prompt.
+        max_tokens: Output limit.
+        temperature: Sampling temperature.
+    """
+
+    prompt: str = "{task}"
+    system: str | None = None
+    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
+
+    @field_validator("prompt")
+    @classmethod
+    def _check_prompt(cls, value: str) -> str:
+        return check_template(value)
+
+    def messages(self, state: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The system prompt (if any) and the prompt rendered from ``state``."""
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, {"role": "user", "content": render(self.prompt, state)}]
+
+    def sampling(self) -> dict[str, Any]:
+        """``max_tokens`` and ``temperature`` as call parameters, where set."""
+        pairs = (("max_tokens", self.max_tokens), ("temperature", self.temperature))
+        return {name: value for name, value in pairs if value is not None}
 
 
 def latest_round(records: Sequence[Mapping[str, Any]], source: str | None = None) -> list[Mapping[str, Any]]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import check_template, completion_update, render
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.graph.nodes._common import PromptOptions, completion_update
 from fusionsdk.registry import PluginKind
 from fusionsdk.routing.base import Router, RouteRequest
 
@@ -27,7 +26,7 @@ class AgentNode(Node):
 
     model_refs = ("model", "models")
 
-    class Options(PluginOptions):
+    class Options(PromptOptions):
         """Agent options.
 
         Attributes:
@@ -45,12 +44,6 @@ class AgentNode(Node):
         router: str | None = None
         router_options: dict[str, Any] = Field(default_factory=dict)
         models: list[str] = Field(default_factory=list)
-        prompt: str = "{task}"
-        system: str | None = None
-        max_tokens: int | None = Field(None, gt=0)
-        temperature: float | None = Field(None, ge=0, le=2)
-
-        _check = field_validator("prompt")(classmethod(lambda cls, v: check_template(v)))
 
         @model_validator(mode="after")
         def _one_target(self) -> AgentNode.Options:
@@ -90,14 +83,8 @@ class AgentNode(Node):
                 }
             )
         assert target is not None
-        messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
-            {"role": "user", "content": render(opts.prompt, state)}
-        ]
-        params = {
-            k: v
-            for k, v in (("max_tokens", opts.max_tokens), ("temperature", opts.temperature))
-            if v is not None
-        }
+        messages = opts.messages(state)
+        params = opts.sampling()
         write = get_stream_writer()
         completion = None
         async for chunk in self.context.model(target).astream(

@@ -24,13 +24,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from fusionsdk.errors import BudgetExceeded, FusionError, GraphError
 from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import check_template, completion_update, render
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.graph.nodes._common import PromptOptions, completion_update
 from fusionsdk.providers.model import Completion
 from fusionsdk.routing.cascade import (
     Acceptance,
@@ -50,7 +49,7 @@ class CascadeNode(Node):
 
     model_refs = ("models", "accept.verifier")
 
-    class Options(PluginOptions):
+    class Options(PromptOptions):
         """Cascade options.
 
         Attributes:
@@ -64,12 +63,6 @@ class CascadeNode(Node):
 
         models: list[str] = Field(min_length=1)
         accept: Acceptance = Field(default_factory=Acceptance)
-        prompt: str = "{task}"
-        system: str | None = None
-        max_tokens: int | None = Field(None, gt=0)
-        temperature: float | None = Field(None, ge=0, le=2)
-
-        _check = field_validator("prompt")(classmethod(lambda cls, v: check_template(v)))
 
         @model_validator(mode="after")
         def _sampling(self) -> CascadeNode.Options:
@@ -85,13 +78,7 @@ class CascadeNode(Node):
         """The step's samples from ``model``; failed calls are left out."""
         opts: CascadeNode.Options = self.options  # type: ignore[assignment]
         params: dict[str, Any] = {"logprobs": opts.accept.method == "logprob"}
-        params.update(
-            {
-                k: v
-                for k, v in (("max_tokens", opts.max_tokens), ("temperature", opts.temperature))
-                if v is not None
-            }
-        )
+        params.update(opts.sampling())
         calls = [
             self.context.model(model).acomplete(messages, metadata=state.get("metadata") or {}, **params)
             for _ in range(opts.accept.samples)
@@ -140,9 +127,7 @@ class CascadeNode(Node):
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         opts: CascadeNode.Options = self.options  # type: ignore[assignment]
-        messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
-            {"role": "user", "content": render(opts.prompt, state)}
-        ]
+        messages = opts.messages(state)
         answered: list[Completion] = []
         checks: list[Completion] = []
         keys: list[str] = []

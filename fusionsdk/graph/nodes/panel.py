@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from fusionsdk.errors import FusionError, GraphError
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import check_template, completion_update, render
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.graph.nodes._common import PromptOptions, completion_update
 from fusionsdk.providers.base import Usage
 from fusionsdk.providers.model import Completion
 
@@ -30,7 +29,7 @@ class PanelNode(Node):
 
     model_refs = ("models",)
 
-    class Options(PluginOptions):
+    class Options(PromptOptions):
         """Panel options.
 
         Attributes:
@@ -44,14 +43,9 @@ class PanelNode(Node):
         """
 
         models: list[str] = Field(min_length=1)
-        prompt: str = "{task}"
-        system: str | None = None
         quorum: int = Field(1, ge=1)
         timeout_s: float | None = Field(None, gt=0)
-        max_tokens: int = Field(256, gt=0)
-        temperature: float | None = Field(None, ge=0, le=2)
-
-        _check = field_validator("prompt")(classmethod(lambda cls, v: check_template(v)))
+        max_tokens: int = Field(256, gt=0)  # always set: the budget estimate needs it
 
         @model_validator(mode="after")
         def _quorum_fits(self) -> PanelNode.Options:
@@ -72,19 +66,16 @@ class PanelNode(Node):
 
     async def _ask(self, name: str, messages: list[dict[str, Any]], state: Mapping[str, Any]) -> Completion:
         opts: PanelNode.Options = self.options  # type: ignore[assignment]
-        params: dict[str, Any] = {"max_tokens": opts.max_tokens}
-        if opts.temperature is not None:
-            params["temperature"] = opts.temperature
-        call = self.context.model(name).acomplete(messages, metadata=state.get("metadata") or {}, **params)
+        call = self.context.model(name).acomplete(
+            messages, metadata=state.get("metadata") or {}, **opts.sampling()
+        )
         if opts.timeout_s is None:
             return await call
         return await asyncio.wait_for(call, opts.timeout_s)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         opts: PanelNode.Options = self.options  # type: ignore[assignment]
-        messages = ([{"role": "system", "content": opts.system}] if opts.system else []) + [
-            {"role": "user", "content": render(opts.prompt, state)}
-        ]
+        messages = opts.messages(state)
         budget = self.context.budget
         if budget.max_cost_usd is not None or budget.max_tokens is not None:
             cost, tokens = self._estimate(messages)
