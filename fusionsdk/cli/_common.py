@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,11 @@ def open_hub(config: Path | None) -> ModelHub:
 def print_json(data: Any) -> None:
     """Print ``data`` as one JSON document on stdout (no colour, no wrapping)."""
     typer.echo(json.dumps(data, ensure_ascii=False))
+
+
+def command_group(help_text: str, **commands: Callable[..., Any]) -> typer.Typer:
+    """A ``fusionsdk <group>`` sub-app with the given subcommands, by name."""
+    app = typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+    for name, function in commands.items():
+        app.command(name=name)(function)
+    return app

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from fusionsdk._sync import run_sync
-from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, LIMIT, SCORER, SEED, SPLIT, _rows, _scorer
 from fusionsdk.errors import ConfigError
@@ -130,8 +130,4 @@ class FusionCommand(Command):
     """``fusionsdk fusion``: learn fusion weights and panels (``fusion fit``)."""
 
     def build(self) -> Any:
-        app = typer.Typer(
-            help="Learn fusion weights and panels from a dataset.", no_args_is_help=True, add_completion=False
-        )
-        app.command(name="fit")(fit_command)
-        return app
+        return command_group("Learn fusion weights and panels from a dataset.", fit=fit_command)

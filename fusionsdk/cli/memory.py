@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.errors import ConfigError
 
@@ -164,10 +164,9 @@ class MemoryCommand(Command):
     """``fusionsdk memory``: add files to a memory, query it, show its statistics."""
 
     def build(self) -> Any:
-        app = typer.Typer(
-            help="Add files to a memory store and search it.", no_args_is_help=True, add_completion=False
+        return command_group(
+            "Add files to a memory store and search it.",
+            add=add_command,
+            query=query_command,
+            stats=stats_command,
         )
-        app.command(name="add")(add_command)
-        app.command(name="query")(query_command)
-        app.command(name="stats")(stats_command)
-        return app

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from fusionsdk._sync import run_sync
-from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, LIMIT, SCORER, SEED, SPLIT, _rows, _scorer
 from fusionsdk.errors import ConfigError
@@ -225,19 +225,11 @@ class RouterCommand(Command):
     """``fusionsdk router``: train the ``learned`` router (``router train``)."""
 
     def build(self) -> Any:
-        app = typer.Typer(
-            help="Train learned routers from evaluation data.", no_args_is_help=True, add_completion=False
-        )
-        app.command(name="train")(train_command)
-        return app
+        return command_group("Train learned routers from evaluation data.", train=train_command)
 
 
 class RoutesCommand(Command):
     """``fusionsdk routes``: fit a ``semantic`` router's thresholds (``routes fit``)."""
 
     def build(self) -> Any:
-        app = typer.Typer(
-            help="Fit semantic routes from labelled examples.", no_args_is_help=True, add_completion=False
-        )
-        app.command(name="fit")(fit_routes_command)
-        return app
+        return command_group("Fit semantic routes from labelled examples.", fit=fit_routes_command)
