@@ -46,7 +46,7 @@ Call = Callable[[], Awaitable[Any]]
 def build_callers(base_url: str, max_concurrency: int = 64) -> tuple[Call, Call]:
     """The fusionsdk and the raw LiteLLM call, each a zero-argument coroutine function."""
     import fusionsdk
-    from fusionsdk.providers._litellm import litellm
+    from fusionsdk.providers.litellm_boundary import litellm
 
     os.environ[KEY_ENV] = "x"  # so both sides send the same key (and share LiteLLM's client cache)
     spec = {

@@ -66,7 +66,7 @@ WARM_UP = "What is the capital of Portugal?"
 
 def score(answer: str, accepted: list[str]) -> tuple[bool, bool]:
     """(exact, contains) for one answer."""
-    from fusionsdk.fusion.extractors import extract_number, normalize_text
+    from fusionsdk.answers import extract_number, normalize_text
 
     normal = normalize_text(answer)
     exact = normal in {normalize_text(a) for a in accepted}
@@ -126,7 +126,7 @@ async def measure() -> dict[str, Any]:
 
     def graph_call(name: str) -> Callable[[str], Awaitable[str]]:
         async def ask(question: str) -> str:
-            return (await fused[name].arun(question, checkpoint=False)).answer
+            return (await fused[name].arun(question, evaluation=True)).answer
 
         return ask
 

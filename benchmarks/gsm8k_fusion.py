@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.eval.harness import EvalReport, evaluate, split_rows
-from fusionsdk.fusion.learning import fit_weights, select_panel
-from fusionsdk.fusion.vote_table import VoteTable
 from fusionsdk.fusion.weights_file import write_weights
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import ReplayRow, load_replay
 from fusionsdk.registry import default_registry
+from fusionsdk.tuning.fusion_weights import fit_weights, select_panel
+from fusionsdk.tuning.vote_table import VoteTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gsm8k_replay import model_key  # the sibling script, found wherever this one is run from

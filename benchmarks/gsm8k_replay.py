@@ -18,10 +18,10 @@ import re
 import time
 from pathlib import Path
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.metrics import pareto_frontier
 from fusionsdk.eval.report import bars_svg, heatmap_svg, render_html, scatter_svg
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import load_replay
 from fusionsdk.registry import default_registry
 

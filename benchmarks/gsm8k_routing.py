@@ -48,17 +48,17 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.config.builder import GraphBuilder
+from fusionsdk.answers import normalize_answer
 from fusionsdk.eval.harness import EvalReport, evaluate, split_rows
 from fusionsdk.eval.metrics import aiq, apgr, pareto_frontier
 from fusionsdk.eval.sweep import sweep
-from fusionsdk.fusion.majority_vote import normalize_answer
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import ReplayRow, load_replay
 from fusionsdk.registry import default_registry
 from fusionsdk.routing.embedding import default_embedder, embed_unit, shared_embedder
 from fusionsdk.routing.learned import choose
 from fusionsdk.routing.router_file import write_router_model
-from fusionsdk.routing.training import TrainingSet, fit_router_model
+from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gsm8k_replay import model_key  # the sibling script, found wherever this one is run from

@@ -19,10 +19,12 @@ from fusionsdk.errors import (
     AllModelsFailed,
     AuthError,
     BadRequest,
+    BudgetExceeded,
     CircuitOpen,
     ConfigError,
     ContextWindowExceeded,
     FusionError,
+    GraphError,
     PluginError,
     PrivacyViolation,
     ProviderError,
@@ -38,6 +40,7 @@ __all__ = [
     "AllModelsFailed",
     "AuthError",
     "BadRequest",
+    "BudgetExceeded",
     "Candidate",
     "CircuitOpen",
     "Completion",
@@ -46,6 +49,9 @@ __all__ = [
     "FusionConfig",
     "FusionError",
     "FusionResult",
+    "Graph",
+    "GraphBuilder",
+    "GraphError",
     "Model",
     "ModelHub",
     "ModelSpec",
@@ -56,9 +62,11 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
+    "RunResult",
     "SecretMissing",
     "Usage",
     "__version__",
+    "compile_file",
     "load_config",
     "register",
 ]
@@ -68,10 +76,14 @@ _LAZY = {
     "Completion": "fusionsdk.providers.model",
     "FusionConfig": "fusionsdk.config.file",
     "FusionResult": "fusionsdk.fusion.base",
+    "Graph": "fusionsdk.graph.run",
+    "GraphBuilder": "fusionsdk.graph.builder",
     "Model": "fusionsdk.providers.model",
     "ModelHub": "fusionsdk.providers.hub",
     "ModelSpec": "fusionsdk.config.models",
     "PluginKind": "fusionsdk.registry",
+    "RunResult": "fusionsdk.graph.run",
+    "compile_file": "fusionsdk.graph.compiler",
     "Usage": "fusionsdk.providers.base",
     "load_config": "fusionsdk.config.file",
     "register": "fusionsdk.registry",
@@ -81,6 +93,9 @@ if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig, load_config
     from fusionsdk.config.models import ModelSpec
     from fusionsdk.fusion.base import Candidate, FusionResult
+    from fusionsdk.graph.builder import GraphBuilder
+    from fusionsdk.graph.compiler import compile_file
+    from fusionsdk.graph.run import Graph, RunResult
     from fusionsdk.providers.base import Usage
     from fusionsdk.providers.hub import ModelHub
     from fusionsdk.providers.model import Completion, Model

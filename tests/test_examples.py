@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from fusionsdk.config.builder import config_to_data
 from fusionsdk.config.file import load_config
 from fusionsdk.graph import compile_config
+from fusionsdk.graph.builder import config_to_data
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 YAMLS = sorted(p.name for p in EXAMPLES.glob("*.yaml"))

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult, UsesModels
-from fusionsdk.plugin import PluginBase
+from fusionsdk.fusion.base import MODEL_OPTIONS, Candidate, FusionContext, FusionResult
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["Arbiter", "Conflict"]
 
@@ -38,15 +38,18 @@ class Conflict:
     dispersion: float | None = None
 
 
-class Arbiter(PluginBase, UsesModels, ABC):
+class Arbiter(PluginBase[OptionsT], ABC):
     """Base class of arbiters.
 
     Attributes:
+        model_refs: The options that name graph models (:data:`MODEL_OPTIONS`; a missing
+            one is skipped).
         deterministic: Whether :meth:`resolve` always gives the same result for the same
             candidates (the conformance kit checks it when True). :meth:`detect` always must.
     """
 
     deterministic: ClassVar[bool] = True
+    model_refs: ClassVar[tuple[str, ...]] = MODEL_OPTIONS
 
     @abstractmethod
     def detect(self, candidates: Sequence[Candidate]) -> Conflict:

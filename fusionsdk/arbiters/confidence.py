@@ -13,7 +13,7 @@ from fusionsdk.fusion.confidence import confidence_vote
 __all__ = ["ConfidenceArbiter"]
 
 
-class ConfidenceArbiter(ConflictArbiter):
+class ConfidenceArbiter(ConflictArbiter["ConfidenceArbiter.Options"]):
     """Keep the majority when the candidates agree; on a conflict, vote with each answer
     weighted by its model's confidence (token log-probabilities where the backend gives them,
     a stated "Confidence: 80%" otherwise, ``default_confidence`` when neither), as the
@@ -37,7 +37,7 @@ class ConfidenceArbiter(ConflictArbiter):
     async def resolve(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: ConfidenceArbiter.Options = self.options  # type: ignore[assignment]
+        opts: ConfidenceArbiter.Options = self.options
         conflict = self.detect(candidates)
         if not conflict.conflicted:
             return await self.kept_majority(candidates, conflict)

@@ -17,20 +17,22 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import Field
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.arbiters.base import Arbiter, Conflict
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionResult
-from fusionsdk.fusion.majority_vote import Extract, MajorityVote, normalize_answer
+from fusionsdk.fusion.majority_vote import MajorityVote
 from fusionsdk.fusion.similarity import embedding_similarities, load_embedder
 from fusionsdk.plugin import PluginOptions
 
 if TYPE_CHECKING:
     from fusionsdk.memory.base import Embedder
+    from fusionsdk.registry import Registry
 
 __all__ = [
     "ConflictArbiter",
@@ -86,7 +88,7 @@ def measure_conflict(
     Args:
         candidates: The answers.
         extract: How answers are read before comparing (see
-            :func:`~fusionsdk.fusion.majority_vote.normalize_answer`).
+            :func:`~fusionsdk.answers.normalize_answer`).
         threshold: Agreement under which the answers are in conflict.
         embedder: Measures dispersion when given.
         max_dispersion: Dispersion over which the answers are in conflict too.
@@ -129,7 +131,11 @@ class ConflictOptions(ConflictMeasureOptions):
     threshold: float = Field(0.67, ge=0, le=1)
 
 
-class ConflictArbiter(Arbiter):
+#: The options type of a conflict arbiter (derived from :class:`ConflictMeasureOptions`).
+ConflictOptionsT = TypeVar("ConflictOptionsT", bound=ConflictMeasureOptions)
+
+
+class ConflictArbiter(Arbiter[ConflictOptionsT]):
     """Base of arbiters that detect conflict with :func:`measure_conflict` and fall back on the
     majority vote. Subclasses give ``Options`` derived from :class:`ConflictOptions` and
     implement ``resolve``.
@@ -141,11 +147,13 @@ class ConflictArbiter(Arbiter):
     Options = ConflictOptions
     label: ClassVar[str] = "arbiter"
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        opts: ConflictMeasureOptions = self.options  # type: ignore[assignment]
+    def __init__(self, options: Any = None, *, registry: Registry | None = None) -> None:
+        super().__init__(options, registry=registry)
+        opts: ConflictMeasureOptions = self.options
         self._embedder = (
-            load_embedder(opts.embedder, opts.embedder_options) if opts.embedder is not None else None
+            load_embedder(opts.embedder, opts.embedder_options, registry=self.registry)
+            if opts.embedder is not None
+            else None
         )
         self._majority_vote = MajorityVote({"extract": opts.extract})
 
@@ -156,7 +164,7 @@ class ConflictArbiter(Arbiter):
     def detect(self, candidates: Sequence[Candidate]) -> Conflict:
         if not candidates:
             raise FusionError(f"{self.label} needs at least one candidate")
-        opts: ConflictMeasureOptions = self.options  # type: ignore[assignment]
+        opts: ConflictMeasureOptions = self.options
         return measure_conflict(
             candidates,
             extract=opts.extract,

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions, agreement_rate
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.fusion.model_lookup import require_model
 from fusionsdk.fusion.spending import SpendTally
 
@@ -40,7 +40,7 @@ def debate_message(others: Sequence[str], instruction: str = DEBATE_INSTRUCTION)
     return f"These are the solutions to the problem from other agents:{shown}\n\n{instruction}"
 
 
-class DebateArbiter(ConflictArbiter):
+class DebateArbiter(ConflictArbiter["DebateArbiter.Options"]):
     """Keep the majority when the candidates agree; on a conflict, let the candidates' models
     debate for up to ``rounds`` rounds (stopping early once they all agree), then take the
     majority vote of their last answers. The rounds are recorded in the result's
@@ -75,7 +75,7 @@ class DebateArbiter(ConflictArbiter):
     async def _answer(
         self, model: Model, task: str, own: str, others: list[str], context: FusionContext
     ) -> Completion:
-        opts: DebateArbiter.Options = self.options  # type: ignore[assignment]
+        opts: DebateArbiter.Options = self.options
         messages = [
             {"role": "user", "content": task},
             {"role": "assistant", "content": own},
@@ -89,7 +89,7 @@ class DebateArbiter(ConflictArbiter):
     async def resolve(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: DebateArbiter.Options = self.options  # type: ignore[assignment]
+        opts: DebateArbiter.Options = self.options
         conflict = self.detect(candidates)
         if not conflict.conflicted:
             return await self.kept_majority(candidates, conflict)

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.fusion.model_lookup import require_model
 from fusionsdk.fusion.spending import SpendTally
 
@@ -21,7 +21,7 @@ ESCALATE_INSTRUCTION = (
 )
 
 
-class EscalateArbiter(ConflictArbiter):
+class EscalateArbiter(ConflictArbiter["EscalateArbiter.Options"]):
     """Keep the majority when the candidates agree; on a conflict, the stronger ``model`` answers
     the task with the candidates' answers as context, and its answer is final. Its tokens stream
     as they are generated. The winner is the candidate whose answer it matches, if any.
@@ -49,7 +49,7 @@ class EscalateArbiter(ConflictArbiter):
         temperature: float | None = Field(None, ge=0, le=2)
 
     def _prompt(self, task: str, candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
-        opts: EscalateArbiter.Options = self.options  # type: ignore[assignment]
+        opts: EscalateArbiter.Options = self.options
         answers = "\n\n".join(f"Answer {i + 1}:\n{c.text}" for i, c in enumerate(candidates))
         return [
             {"role": "system", "content": opts.instruction},
@@ -59,7 +59,7 @@ class EscalateArbiter(ConflictArbiter):
     async def resolve(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: EscalateArbiter.Options = self.options  # type: ignore[assignment]
+        opts: EscalateArbiter.Options = self.options
         conflict = self.detect(candidates)
         if not conflict.conflicted:
             return await self.kept_majority(candidates, conflict)

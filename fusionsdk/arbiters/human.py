@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import normalize_answer
 
 __all__ = ["HumanArbiter"]
 
 
-class HumanArbiter(ConflictArbiter):
+class HumanArbiter(ConflictArbiter["HumanArbiter.Options"]):
     """Keep the majority when the candidates agree (unless ``always``); on a conflict, interrupt
     the run (a LangGraph interrupt, so the run must have a checkpointer, as every graph run
     does) with the question, the majority answer and the candidates. Resume it with
@@ -42,7 +42,7 @@ class HumanArbiter(ConflictArbiter):
     ) -> FusionResult:
         from langgraph.types import interrupt
 
-        opts: HumanArbiter.Options = self.options  # type: ignore[assignment]
+        opts: HumanArbiter.Options = self.options
         conflict = self.detect(candidates)
         if not conflict.conflicted and not opts.always:
             return await self.kept_majority(candidates, conflict)

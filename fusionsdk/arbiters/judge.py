@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.arbiters.base import Arbiter, Conflict
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["JudgeArbiter"]
@@ -27,7 +27,7 @@ Task:
 Reply with the number of the best answer only, like: 2"""
 
 
-class JudgeArbiter(Arbiter):
+class JudgeArbiter(Arbiter["JudgeArbiter.Options"]):
     """Detect conflict by agreement rate; resolve it with a judge model.
 
     With agreement at or above ``threshold`` the majority answer stands and no model is called;
@@ -53,13 +53,13 @@ class JudgeArbiter(Arbiter):
     def detect(self, candidates: Sequence[Candidate]) -> Conflict:
         if not candidates:
             raise FusionError("judge needs at least one candidate")
-        opts: JudgeArbiter.Options = self.options  # type: ignore[assignment]
+        opts: JudgeArbiter.Options = self.options
         counts = Counter(normalize_answer(c.text, opts.extract) for c in candidates)
         agreement = counts.most_common(1)[0][1] / len(candidates)
         return Conflict(agreement=agreement, conflicted=agreement < opts.threshold)
 
     def _majority(self, candidates: Sequence[Candidate]) -> Candidate:
-        opts: JudgeArbiter.Options = self.options  # type: ignore[assignment]
+        opts: JudgeArbiter.Options = self.options
         keys = [normalize_answer(c.text, opts.extract) for c in candidates]
         best = Counter(keys).most_common(1)[0][0]
         return candidates[keys.index(best)]
@@ -67,7 +67,7 @@ class JudgeArbiter(Arbiter):
     async def resolve(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: JudgeArbiter.Options = self.options  # type: ignore[assignment]
+        opts: JudgeArbiter.Options = self.options
         conflict = self.detect(candidates)
         majority = self._majority(candidates)
         if not conflict.conflicted or opts.judge is None:

@@ -29,12 +29,11 @@ from pydantic import Field
 
 from fusionsdk.arbiters.base import Arbiter
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictMeasureOptions
-from fusionsdk.config.validation import validate_model
-from fusionsdk.errors import BudgetExceeded, ConfigError, FusionError, PluginError
+from fusionsdk.errors import BudgetExceeded, ConfigError, FusionError
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
 from fusionsdk.fusion.spending import SpendTally
 from fusionsdk.plugin import PluginOptions
-from fusionsdk.registry import PluginKind, default_registry
+from fusionsdk.registry import PluginKind, Registry
 
 __all__ = ["EscalationLadder", "LadderStep"]
 
@@ -54,24 +53,19 @@ class LadderStep(PluginOptions):
     when_agreement_below: float = Field(1.0, ge=0, le=1)
 
 
-def build_step(index: int, step: LadderStep) -> Arbiter:
-    """The arbiter of step ``index``; errors name their path (``options.steps[1].options``)."""
+def build_step(index: int, step: LadderStep, registry: Registry) -> Arbiter[Any]:
+    """The arbiter of step ``index``, from ``registry``; errors name their path
+    (``options.steps[1].options``)."""
     path = f"options.steps[{index}]"
-    try:
-        arbiter_cls = default_registry().get(PluginKind.ARBITERS, step.arbiter)
-    except PluginError as err:
-        raise ConfigError(str(err), path=f"{path}.arbiter") from None
+    arbiter_cls = registry.plugin_class(PluginKind.ARBITERS, step.arbiter, path=f"{path}.arbiter")
     raw = dict(step.options)
     if "threshold" in arbiter_cls.Options.model_fields and "threshold" not in raw:
         raw["threshold"] = step.when_agreement_below
-    options = validate_model(arbiter_cls.Options, raw, f"{path}.options")
-    try:
-        return arbiter_cls(options)  # type: ignore[no-any-return]
-    except ConfigError as err:  # a nested ladder or an embedder: its path is relative to it
-        raise ConfigError(err.message, path=f"{path}.{err.path}" if err.path else path) from None
+    arbiter: Arbiter[Any] = registry.build(PluginKind.ARBITERS, step.arbiter, raw, path=f"{path}.options")
+    return arbiter
 
 
-class EscalationLadder(ConflictArbiter):
+class EscalationLadder(ConflictArbiter["EscalationLadder.Options"]):
     """Majority first, then each step in turn while agreement is under its
     ``when_agreement_below`` and the budget allows; the last step that ran decides. Steps
     that fail are recorded and the ladder goes on. Usage and cost of all steps are summed.
@@ -96,13 +90,12 @@ class EscalationLadder(ConflictArbiter):
         max_cost_usd: float | None = Field(None, ge=0)
         max_tokens: int | None = Field(None, ge=0)
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        opts: EscalationLadder.Options = self.options  # type: ignore[assignment]
-        self._steps = [build_step(i, step) for i, step in enumerate(opts.steps)]
+    def __init__(self, options: Any = None, *, registry: Registry | None = None) -> None:
+        super().__init__(options, registry=registry)
+        self._steps = [build_step(i, step, self.registry) for i, step in enumerate(self.options.steps)]
 
     def conflict_threshold(self) -> float:
-        opts: EscalationLadder.Options = self.options  # type: ignore[assignment]
+        opts: EscalationLadder.Options = self.options
         return max(step.when_agreement_below for step in opts.steps)
 
     def referenced_models(self) -> dict[str, str]:
@@ -114,7 +107,7 @@ class EscalationLadder(ConflictArbiter):
 
     def _budget_spent(self, tally: SpendTally, context: FusionContext | None) -> str | None:
         """Why no further step may start, or None."""
-        opts: EscalationLadder.Options = self.options  # type: ignore[assignment]
+        opts: EscalationLadder.Options = self.options
         if opts.max_cost_usd is not None and tally.cost_usd >= opts.max_cost_usd:
             return f"ladder max_cost_usd {opts.max_cost_usd:g} spent ({tally.cost_usd:.6g})"
         if opts.max_tokens is not None and tally.tokens >= opts.max_tokens:
@@ -129,7 +122,7 @@ class EscalationLadder(ConflictArbiter):
     async def resolve(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: EscalationLadder.Options = self.options  # type: ignore[assignment]
+        opts: EscalationLadder.Options = self.options
         conflict = self.detect(candidates)
         current = await self.majority(candidates)
         agreement = conflict.agreement

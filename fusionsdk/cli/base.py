@@ -11,12 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["Command"]
 
 
-class Command(PluginBase, ABC):
+class Command(PluginBase[OptionsT], ABC):
     """Base class of CLI subcommands; the entry-point name is the subcommand's name."""
 
     @abstractmethod

@@ -23,9 +23,13 @@ def feedback_command(
 ) -> None:
     """Record a score for a run and update the learning routers (``learned``) that routed it;
     their model files are rewritten atomically. Each run takes feedback once."""
+    from fusionsdk.registry import default_registry
     from fusionsdk.routing.feedback import FeedbackLog, apply_feedback
 
-    outcome = apply_feedback(run_id, score, log=FeedbackLog(log) if log is not None else None)
+    # The routers are rebuilt from the registry the CLI's graphs are compiled with (`fusionsdk run`).
+    registry = default_registry()
+    feedback_log = FeedbackLog(log) if log is not None else None
+    outcome = apply_feedback(run_id, score, log=feedback_log, registry=registry)
     if as_json:
         print_json(outcome.__dict__)
         return

@@ -52,8 +52,8 @@ def fit_command(
     weights file and print a summary. Use it with
     ``{kind: fuse, strategy: weighted_vote, options: {weights_file: OUT}}``."""
     from fusionsdk.config.file import load_config
-    from fusionsdk.fusion.config_fit import fit_config
     from fusionsdk.fusion.weights_file import write_weights
+    from fusionsdk.tuning.fusion_fit import fit_config
 
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"cannot write a file at {out}: not a file in an existing folder", path="--out")

@@ -17,6 +17,7 @@ from fusionsdk._sync import run_sync
 from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, LIMIT, SCORER, SEED, SPLIT, _rows, _scorer
+from fusionsdk.config.lookup import find_node
 from fusionsdk.errors import ConfigError
 
 __all__ = ["RouterCommand", "RoutesCommand"]
@@ -71,7 +72,7 @@ def train_command(
     from fusionsdk.config.file import load_config
     from fusionsdk.routing.feedback import FeedbackLog
     from fusionsdk.routing.router_file import write_router_model
-    from fusionsdk.routing.training import train_config
+    from fusionsdk.tuning.router_training import train_config
 
     _writable(out)
     if feedback is not None and not feedback.is_file():
@@ -158,23 +159,17 @@ def _print_train(fit: Any, summary: dict[str, Any]) -> None:
 
 def _semantic_options(config: Any, node: str | None) -> tuple[str, str, dict[str, Any]]:
     """(node, options path, options) of the config's semantic router."""
-    found = {}
-    for name, spec in config.nodes.items():
-        fields = spec.fields
-        if spec.kind == "router" and fields.get("strategy") == "semantic":
-            found[name] = (f"nodes.{name}.options", dict(fields.get("options") or {}))
-        elif fields.get("router") == "semantic":
-            found[name] = (f"nodes.{name}.router_options", dict(fields.get("router_options") or {}))
-    if node is None and len(found) != 1:
-        listed = ", ".join(found) or "none"
-        raise ConfigError(
-            f"name the node whose semantic router to fit (semantic routers: {listed})", path="--node"
-        )
-    node = node if node is not None else next(iter(found))
-    if node not in found:
-        listed = ", ".join(found) or "none"
-        raise ConfigError(f"'{node}' has no semantic router (nodes with one: {listed})", path="--node")
-    return node, *found[node]
+    found = find_node(
+        config,
+        node,
+        where=lambda n: n.router is not None and n.router.strategy == "semantic",
+        arg="--node",
+        unnamed="name the node whose semantic router to fit (semantic routers: {found})",
+        unknown="'{name}' has no semantic router (nodes with one: {found})",
+    )
+    router = found.router
+    assert router is not None
+    return found.name, router.path, router.options
 
 
 def fit_routes_command(
@@ -191,7 +186,7 @@ def fit_routes_command(
     from fusionsdk.config.file import load_config
     from fusionsdk.config.validation import validate_model
     from fusionsdk.routing.semantic import SemanticRouter
-    from fusionsdk.routing.semantic_fit import fit_thresholds, read_examples, write_routes_file
+    from fusionsdk.tuning.semantic_routes import fit_thresholds, read_examples, write_routes_file
 
     _writable(out)
     name, path, options = _semantic_options(load_config(config), node)

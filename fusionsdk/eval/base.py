@@ -5,12 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["Scorer"]
 
 
-class Scorer(PluginBase, ABC):
+class Scorer(PluginBase[OptionsT], ABC):
     """Base class of scorers. Scores lie in [0, 1]; 1 means correct.
 
     Attributes:

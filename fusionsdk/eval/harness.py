@@ -110,7 +110,7 @@ class EvalReport:
     def ratings(self) -> dict[str, dict[str, float]]:
         """Elo and Bradley-Terry ratings of the models, from pairwise games on each row (a right
         answer beats a wrong one; both right or both wrong is a tie), as in chatbot arenas."""
-        from fusionsdk.eval.ratings import bradley_terry_ratings, elo_ratings, judgments_from_scores
+        from fusionsdk.ratings import bradley_terry_ratings, elo_ratings, judgments_from_scores
 
         judgments = judgments_from_scores(r.model_scores for r in self.rows)
         if not judgments:
@@ -134,7 +134,7 @@ class EvalReport:
 async def _run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
     started = time.perf_counter()
     try:
-        result = await graph.arun(row.question, metadata={"row_id": row.id}, checkpoint=False)
+        result = await graph.arun(row.question, metadata={"row_id": row.id}, evaluation=True)
     except FusionError as err:
         return RowResult(
             row.id, "", 0.0, 0.0, 0, time.perf_counter() - started, error=f"{type(err).__name__}: {err}"

@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fusionsdk.config.builder import config_to_data
 from fusionsdk.config.file import FusionConfig
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.base import Scorer
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.metrics import CostPoint, aiq, apgr, pareto_frontier
+from fusionsdk.graph.builder import config_to_data
 from fusionsdk.graph.compiler import compile_config
 from fusionsdk.providers.replay import ReplayRow
 from fusionsdk.registry import Registry

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 if TYPE_CHECKING:
     from fusionsdk.providers.base import TokenLogprob
     from fusionsdk.providers.model import Model
 
-__all__ = ["MODEL_OPTIONS", "Candidate", "Fuser", "FusionContext", "FusionResult", "UsesModels"]
+__all__ = ["MODEL_OPTIONS", "Candidate", "Fuser", "FusionContext", "FusionResult"]
 
 
 @dataclass(frozen=True)
@@ -84,39 +84,18 @@ class FusionContext:
     check_budget: Callable[[float, int], None] | None = None
 
 
-#: Option names that hold graph model names, as a string or a list of strings.
+#: Option names that hold graph model names, as a string or a list of strings: the
+#: :attr:`~fusionsdk.plugin.PluginBase.model_refs` of fusers and arbiters (the ``fuse`` and
+#: ``arbitrate`` nodes check them against the config's models when the graph compiles).
 MODEL_OPTIONS = ("judge", "model", "aggregator", "proposers", "models")
 
 
-class UsesModels:
-    """Mixin of fusers and arbiters: which graph models the plugin's options name.
-
-    The ``fuse`` and ``arbitrate`` nodes check these against the config's models when the graph
-    compiles, so a typo fails with its path before anything runs.
-    """
-
-    options: Any
-
-    def referenced_models(self) -> dict[str, str]:
-        """The graph models this plugin calls, by option path (``{"judge": "gemma"}``).
-
-        The default reads the options named in :data:`MODEL_OPTIONS`; plugins that name models
-        elsewhere override it.
-        """
-        found: dict[str, str] = {}
-        for option in MODEL_OPTIONS:
-            value = getattr(self.options, option, None)
-            if isinstance(value, str):
-                found[option] = value
-            elif isinstance(value, list | tuple):
-                found.update({f"{option}[{i}]": v for i, v in enumerate(value) if isinstance(v, str)})
-        return found
-
-
-class Fuser(PluginBase, UsesModels, ABC):
+class Fuser(PluginBase[OptionsT], ABC):
     """Base class of fusion strategies.
 
     Attributes:
+        model_refs: The options that name graph models (:data:`MODEL_OPTIONS`; a missing
+            one is skipped).
         deterministic: Whether the same candidates always give the same result (the
             conformance kit checks it when True).
         needs_candidates: Whether the strategy fuses earlier nodes' answers, so the fuse node
@@ -124,6 +103,7 @@ class Fuser(PluginBase, UsesModels, ABC):
     """
 
     deterministic: ClassVar[bool] = True
+    model_refs: ClassVar[tuple[str, ...]] = MODEL_OPTIONS
     needs_candidates: ClassVar[bool] = True
 
     @abstractmethod

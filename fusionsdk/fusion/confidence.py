@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.plugin import PluginOptions
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def confidence_vote(
     )
 
 
-class ConfidenceVote(Fuser):
+class ConfidenceVote(Fuser["ConfidenceVote.Options"]):
     """Vote over normalised answers weighted by each model's confidence in its answer: token
     log-probabilities where the backend gives them, a stated confidence ("Confidence: 80%")
     otherwise, ``default_confidence`` when neither is there. Each vote also carries the
@@ -171,5 +171,5 @@ class ConfidenceVote(Fuser):
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: ConfidenceVote.Options = self.options  # type: ignore[assignment]
+        opts: ConfidenceVote.Options = self.options
         return confidence_vote(candidates, opts.extract, opts.default_confidence)

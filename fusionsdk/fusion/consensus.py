@@ -18,11 +18,12 @@ from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
 from fusionsdk.fusion.similarity import Lexical, embedding_similarities, lexical_similarities, load_embedder
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import Registry
 
 __all__ = ["MedoidConsensus"]
 
 
-class MedoidConsensus(Fuser):
+class MedoidConsensus(Fuser["MedoidConsensus.Options"]):
     """Pick the weighted medoid: the answer with the highest mean similarity to all the
     candidates' answers, itself included, each weighted by its candidate's weight.
 
@@ -49,15 +50,17 @@ class MedoidConsensus(Fuser):
         lexical: Lexical = "char_ngrams"
         ngram: int = Field(3, ge=1, le=8)
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        opts: MedoidConsensus.Options = self.options  # type: ignore[assignment]
+    def __init__(self, options: Any = None, *, registry: Registry | None = None) -> None:
+        super().__init__(options, registry=registry)
+        opts: MedoidConsensus.Options = self.options
         self._embedder = (
-            load_embedder(opts.embedder, opts.embedder_options) if opts.embedder is not None else None
+            load_embedder(opts.embedder, opts.embedder_options, registry=self.registry)
+            if opts.embedder is not None
+            else None
         )
 
     def _similarities(self, texts: Sequence[str]) -> np.ndarray:
-        opts: MedoidConsensus.Options = self.options  # type: ignore[assignment]
+        opts: MedoidConsensus.Options = self.options
         if self._embedder is not None:
             return embedding_similarities(texts, self._embedder)
         return lexical_similarities(texts, opts.lexical, opts.ngram)
@@ -78,7 +81,7 @@ class MedoidConsensus(Fuser):
         closeness = self._similarities(texts) @ mass / (total if total > 0 else 1.0)
         best = max(range(len(texts)), key=lambda i: (round(float(closeness[i]), 12), mass[i], -i))
         winner = next(c for c in candidates if c.text == texts[best])
-        how = f"embedder {self.options.embedder}" if self._embedder else self.options.lexical  # type: ignore[attr-defined]
+        how = f"embedder {self.options.embedder}" if self._embedder else self.options.lexical
         return FusionResult(
             text=winner.text,
             winner=winner.model,

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Literal
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.fusion.extractors import answer_field, extract_choice, extract_number, normalize_text
 from fusionsdk.plugin import PluginOptions
 
-__all__ = ["MajorityVote", "normalize_answer"]
-
-Extract = Literal["text", "number", "choice", "json_field"]
+__all__ = ["MajorityVote"]
 
 
-def normalize_answer(text: str, extract: Extract) -> str:
-    """The answer's voting key.
-
-    ``number``: the final number (the JSON ``answer`` field first); ``choice``: the option
-    letter; ``json_field``: the JSON ``answer`` field as text; ``text``: the normalised text.
-    When nothing can be extracted, the normalised text is the key.
-    """
-    if extract == "number":
-        value = extract_number(text)
-        if value is not None:
-            return f"{value:.10g}"
-    elif extract == "choice":
-        letter = extract_choice(text)
-        if letter is not None:
-            return letter
-    elif extract == "json_field":
-        field = answer_field(text)
-        if field is not None:
-            return normalize_text(field)
-    return normalize_text(text)
-
-
-class MajorityVote(Fuser):
+class MajorityVote(Fuser["MajorityVote.Options"]):
     """Vote over normalised answers. Each candidate votes with its weight; the answer with the
     most weight wins, ties going to the answer whose heaviest voter weighs most, then to the
     answer seen first. The winning text is the first candidate's text with that answer."""
@@ -48,7 +23,7 @@ class MajorityVote(Fuser):
 
         Attributes:
             extract: How to read an answer before voting: ``text``, ``number``, ``choice``
-                or ``json_field`` (see :func:`normalize_answer`).
+                or ``json_field`` (see :func:`~fusionsdk.answers.normalize_answer`).
         """
 
         extract: Extract = "text"
@@ -62,7 +37,7 @@ class MajorityVote(Fuser):
         heaviest: dict[str, float] = defaultdict(float)
         first: dict[str, Candidate] = {}
         for candidate in candidates:
-            key = normalize_answer(candidate.text, self.options.extract)  # type: ignore[attr-defined]
+            key = normalize_answer(candidate.text, self.options.extract)
             totals[key] += candidate.weight
             heaviest[key] = max(heaviest[key], candidate.weight)
             first.setdefault(key, candidate)
@@ -73,6 +48,6 @@ class MajorityVote(Fuser):
         return FusionResult(
             text=winner.text,
             winner=winner.model,
-            scores={c.model: totals[normalize_answer(c.text, self.options.extract)] for c in candidates},  # type: ignore[attr-defined]
+            scores={c.model: totals[normalize_answer(c.text, self.options.extract)] for c in candidates},
             reason=f"answer '{best}' won {share:.0%} of the vote among {len(order)} distinct answers",
         )

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.errors import FusionError
-from fusionsdk.eval.ratings import Judgment, Winner, bradley_terry_ratings
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.fusion.model_lookup import require_model
 from fusionsdk.fusion.spending import SpendTally
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.ratings import Judgment, Winner, bradley_terry_ratings
 
 if TYPE_CHECKING:
     from fusionsdk.providers.model import Model
@@ -62,7 +62,7 @@ def parse_preference(reply: str) -> Winner | None:
     return "a" if match.group(1) == "1" else "b"
 
 
-class PairwiseRank(Fuser):
+class PairwiseRank(Fuser["PairwiseRank.Options"]):
     """Rank the distinct answers by pairwise judgments of the ``judge`` model (each pair in both
     orders) fitted with Bradley-Terry; the best-rated answer wins, ties going to the answer with
     more votes. Judge usage and cost are in the result; scores are each ranked model's rating.
@@ -95,7 +95,7 @@ class PairwiseRank(Fuser):
     async def _compare(
         self, judge: Model, task: str, first: str, second: str, tally: SpendTally, metadata: dict[str, Any]
     ) -> Winner | None:
-        opts: PairwiseRank.Options = self.options  # type: ignore[assignment]
+        opts: PairwiseRank.Options = self.options
         prompt = _PROMPT.format(rubric=opts.rubric, task=task, first=first, second=second)
         reply = await judge.acomplete(prompt, metadata=metadata, max_tokens=opts.max_tokens, temperature=0)
         tally.add_completion(reply)
@@ -104,7 +104,7 @@ class PairwiseRank(Fuser):
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: PairwiseRank.Options = self.options  # type: ignore[assignment]
+        opts: PairwiseRank.Options = self.options
         if not candidates:
             raise FusionError("rank needs at least one candidate")
         judge = require_model(context, opts.judge, "rank: judge")

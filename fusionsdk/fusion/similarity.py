@@ -9,31 +9,34 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fusionsdk.errors import ConfigError, PluginError
-
 if TYPE_CHECKING:
     from fusionsdk.memory.base import Embedder
+    from fusionsdk.registry import Registry
 
 __all__ = ["Lexical", "embedding_similarities", "lexical_similarities", "load_embedder"]
 
 Lexical = Literal["char_ngrams", "word_jaccard"]
 
 
-def load_embedder(name: str, options: dict[str, Any] | None = None, path: str = "options") -> Embedder:
-    """The ``fusionsdk.embedders`` plugin ``name``, built with ``options``.
+def load_embedder(
+    name: str, options: dict[str, Any] | None = None, path: str = "options", *, registry: Registry
+) -> Embedder:
+    """The ``fusionsdk.embedders`` plugin ``name`` from ``registry``, built with ``options``.
 
     Raises:
         ConfigError: Unknown embedder (at ``path.embedder``) or bad options (at
             ``path.embedder_options``).
     """
-    from fusionsdk.config.validation import validate_model
-    from fusionsdk.registry import PluginKind, default_registry
+    from fusionsdk.registry import PluginKind
 
-    try:
-        embedder_cls = default_registry().get(PluginKind.EMBEDDERS, name)
-    except PluginError as err:
-        raise ConfigError(str(err), path=f"{path}.embedder") from None
-    return embedder_cls(validate_model(embedder_cls.Options, options or {}, f"{path}.embedder_options"))  # type: ignore[no-any-return]
+    embedder: Embedder = registry.build(
+        PluginKind.EMBEDDERS,
+        name,
+        options or {},
+        path=f"{path}.embedder_options",
+        name_path=f"{path}.embedder",
+    )
+    return embedder
 
 
 def embedding_similarities(texts: Sequence[str], embedder: Embedder) -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.fusion.model_lookup import require_model
 from fusionsdk.fusion.spending import SpendTally
 from fusionsdk.plugin import PluginOptions
@@ -47,7 +47,7 @@ def moa_messages(instruction: str, task: str, references: Sequence[str]) -> list
     return [{"role": "system", "content": system}, {"role": "user", "content": task}]
 
 
-class MixtureOfAgents(Fuser):
+class MixtureOfAgents(Fuser["MixtureOfAgents.Options"]):
     """The ``aggregator`` model synthesises one answer from the ``top_k`` most voted distinct
     candidates; with ``layers`` above 1 the ``proposers`` refine the answers first. Streams the
     aggregator's tokens; usage and cost of every call are in the result.
@@ -87,14 +87,14 @@ class MixtureOfAgents(Fuser):
             return self
 
     def _params(self) -> dict[str, Any]:
-        opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
+        opts: MixtureOfAgents.Options = self.options
         params: dict[str, Any] = {"max_tokens": opts.max_tokens}
         if opts.temperature is not None:
             params["temperature"] = opts.temperature
         return params
 
     def _models(self, context: FusionContext | None) -> tuple[Model, list[Model]]:
-        opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
+        opts: MixtureOfAgents.Options = self.options
         proposers = opts.proposers if opts.layers > 1 else []
         return (
             require_model(context, opts.aggregator, "synthesize: aggregator"),
@@ -102,7 +102,7 @@ class MixtureOfAgents(Fuser):
         )
 
     def _top_answers(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
+        opts: MixtureOfAgents.Options = self.options
         votes: dict[str, float] = {}
         first: dict[str, Candidate] = {}
         for candidate in candidates:
@@ -123,7 +123,7 @@ class MixtureOfAgents(Fuser):
         tally: SpendTally,
         metadata: dict[str, Any],
     ) -> list[str]:
-        opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
+        opts: MixtureOfAgents.Options = self.options
         messages = moa_messages(opts.instruction, task, references)
         replies = await asyncio.gather(
             *(m.acomplete(messages, metadata=metadata, **self._params()) for m in proposers)
@@ -135,7 +135,7 @@ class MixtureOfAgents(Fuser):
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
     ) -> FusionResult:
-        opts: MixtureOfAgents.Options = self.options  # type: ignore[assignment]
+        opts: MixtureOfAgents.Options = self.options
         if not candidates:
             raise FusionError("synthesize needs at least one candidate")
         aggregator, proposers = self._models(context)

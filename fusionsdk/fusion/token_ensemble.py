@@ -5,7 +5,8 @@ is scored by every model in its own vocabulary and the weighted mean picks the c
 (UniTE, Yao et al. 2024, "Determine-Then-Ensemble"), which is appended to every model's context
 in its own tokens. Models with different tokenizers (SmolLM2's BPE, Gemma's SentencePiece) so
 align on text, not on token ids. The strategy generates the answer itself: it needs no panel
-before it, only embedded llama.cpp models, whose next-token distributions are at hand.
+before it, only models whose next-token distributions are at hand (embedded llama.cpp models),
+read through :meth:`Model.token_scorer <fusionsdk.providers.model.Model.token_scorer>`.
 
 Example::
 
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, model_validator
 
 from fusionsdk.errors import ConfigError
-from fusionsdk.fusion._llama_session import LlamaEngine, LlamaSession, render_prompt
+from fusionsdk.fusion._token_session import TokenSession
 from fusionsdk.fusion._token_union import (
     END,
     Proposal,
@@ -44,10 +45,9 @@ from fusionsdk.fusion._token_union import (
 )
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
 from fusionsdk.plugin import PluginOptions
-from fusionsdk.providers.base import Message
+from fusionsdk.providers.base import Message, TokenScorer
 
 if TYPE_CHECKING:
-    from fusionsdk.providers.llamacpp import LlamaCppProvider
     from fusionsdk.providers.model import Model
 
 __all__ = ["TokenEnsemble"]
@@ -122,21 +122,21 @@ class TokenEnsemble(Fuser):
         """Generate the answer to ``task``, streaming its text through ``context.emit``.
 
         Raises:
-            ConfigError: A model is unknown or is not an embedded llama.cpp model.
+            ConfigError: A model is unknown or gives no token-level access (is not an embedded
+                llama.cpp model).
+            PrivacyViolation: A model is hosted and the request sensitive.
             ContextWindowExceeded: The prompt does not fit a model's context window.
         """
         context = context or FusionContext()
         opts: TokenEnsemble.Options = self.options  # type: ignore[assignment]
-        providers = [
-            (name, _embedded_provider(context.models, name, i)) for i, name in enumerate(opts.models)
-        ]
-        for name in opts.models:  # the providers are called directly: the privacy gate, here
-            context.models[name].check_privacy(task, dict(context.metadata))
-        for _, provider in providers:
-            await provider.prepare()  # loads the GGUF file in a worker thread
+        models = [_scoring_model(context.models, name, i) for i, name in enumerate(opts.models)]
         messages: list[Message] = [{"role": "user", "content": task}]
         if opts.system:
             messages.insert(0, {"role": "system", "content": opts.system})
+        metadata = dict(context.metadata)
+        scorers = []
+        for model in models:  # the adapter applies the privacy gate and loads the model
+            scorers.append((model.name, await model.token_scorer(messages, metadata=metadata)))
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -145,7 +145,7 @@ class TokenEnsemble(Fuser):
         def emit(piece: str) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, piece)
 
-        worker = asyncio.ensure_future(asyncio.to_thread(self._generate, providers, messages, emit, cancel))
+        worker = asyncio.ensure_future(asyncio.to_thread(self._generate, scorers, emit, cancel))
         worker.add_done_callback(lambda _: queue.put_nowait(_FINISHED))
         try:
             while (piece := await queue.get()) is not _FINISHED:
@@ -160,26 +160,22 @@ class TokenEnsemble(Fuser):
 
     def _generate(
         self,
-        providers: list[tuple[str, LlamaCppProvider]],
-        messages: list[Message],
+        scorers: list[tuple[str, TokenScorer]],
         emit: Callable[[str], None],
         cancel: threading.Event,
     ) -> _Outcome:
-        """Hold every model's lock (in a fixed order) and run the loop (worker thread)."""
+        """Hold every model (in a fixed order) and run the loop (worker thread)."""
         opts: TokenEnsemble.Options = self.options  # type: ignore[assignment]
-        # The provider owns the loaded model; only it knows the file, context size and format.
-        loaded = {name: provider._model() for name, provider in providers}
-        distinct = sorted({id(m): m for m in loaded.values()}.values(), key=id)
+        # Two names for one model instance share it: hold it once. Held in a fixed order, so
+        # two ensembles over the same models cannot deadlock.
+        distinct = {scorer.shared: scorer for _, scorer in scorers}
         with contextlib.ExitStack() as stack:
-            for model in distinct:
-                stack.enter_context(model.lock)
-            engines = {id(m): LlamaEngine(m) for m in distinct}
+            for shared in sorted(distinct):
+                stack.enter_context(distinct[shared])
             sessions, stops = [], []
-            for name, provider in providers:
-                engine = engines[id(loaded[name])]
-                prompt, own_stops = render_prompt(provider, engine.llama, messages)
-                sessions.append(LlamaSession(name, engine, prompt, opts.weights.get(name, 1.0)))
-                stops += [s for s in own_stops if s not in stops]
+            for name, scorer in scorers:
+                sessions.append(TokenSession(name, scorer, scorer.prompt, opts.weights.get(name, 1.0)))
+                stops += [s for s in scorer.stops if s not in stops]
             gate = StopGate(stops if opts.stop is None else opts.stop)
             return _decode(sessions, gate, opts, emit, cancel)
 
@@ -200,10 +196,8 @@ class TokenEnsemble(Fuser):
         )
 
 
-def _embedded_provider(models: Mapping[str, Model], name: str, index: int) -> LlamaCppProvider:
-    """The llama.cpp provider of model ``name``, or a ConfigError naming it."""
-    from fusionsdk.providers.llamacpp import LlamaCppProvider
-
+def _scoring_model(models: Mapping[str, Model], name: str, index: int) -> Model:
+    """Model ``name``, which must give token-level access, or a ConfigError naming it."""
     path = f"options.models[{index}]"
     known = list(models)
     if name not in known:
@@ -211,17 +205,17 @@ def _embedded_provider(models: Mapping[str, Model], name: str, index: int) -> Ll
             f"token_ensemble: unknown model '{name}' (known: {', '.join(sorted(known)) or 'none'})", path=path
         )
     model = models[name]
-    if not isinstance(model.provider, LlamaCppProvider):
+    if not model.scores_tokens:
         raise ConfigError(
             f"token_ensemble needs embedded llama.cpp models (provider: llamacpp), whose next-token "
             f"distributions it can read; model '{name}' uses provider '{model.spec.provider}'",
             path=path,
         )
-    return model.provider
+    return model
 
 
 def _decode(
-    sessions: list[LlamaSession],
+    sessions: list[TokenSession],
     gate: StopGate,
     opts: TokenEnsemble.Options,
     emit: Callable[[str], None],

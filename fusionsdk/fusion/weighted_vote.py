@@ -4,8 +4,9 @@ Weights are given inline (``weights: {gpt4o: 3.1, mini: 2.3}``), read from a wei
 ``fusionsdk fusion fit`` wrote (``weights_file: weights.json``, format in
 :mod:`fusionsdk.fusion.weights_file`), or ``default_weight`` for a model neither names. Learned
 weights are the smoothed log-odds of each model's measured accuracy
-(:func:`fusionsdk.fusion.learning.fit_weights`), and they keep learning online: :meth:`WeightedVote.update`
-adds a right or wrong answer to the model's record and rewrites the file atomically.
+(:func:`fusionsdk.tuning.fusion_weights.fit_weights`), and they keep learning online:
+:meth:`WeightedVote.update` adds a right or wrong answer to the model's record and rewrites the
+file atomically.
 
 Example:
     ``vote: {kind: fuse, strategy: weighted_vote, options: {weights_file: gsm8k-weights.json}}``
@@ -24,13 +25,13 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.errors import ConfigError, FusionError
+from fusionsdk.files import locked
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.fusion.weights_file import (
     WeightsData,
     counts_for_weight,
-    locked,
     log_odds,
     read_weights,
     write_weights,
@@ -76,7 +77,7 @@ def tally(votes: Sequence[tuple[str, float]], integer_bonus: float = 0.0) -> tup
     return max(totals, key=rank), dict(totals)
 
 
-class WeightedVote(Fuser):
+class WeightedVote(Fuser["WeightedVote.Options"]):
     """Vote over normalised answers, each candidate's vote weighing its model's weight times the
     candidate's own ``weight``. The winning text is the first candidate's with the winning answer.
 
@@ -89,7 +90,7 @@ class WeightedVote(Fuser):
 
         Attributes:
             extract: How to read an answer before voting: ``text``, ``number``, ``choice`` or
-                ``json_field`` (see :func:`~fusionsdk.fusion.majority_vote.normalize_answer`).
+                ``json_field`` (see :func:`~fusionsdk.answers.normalize_answer`).
             weights: Weight per model name (at least 0; 0 means the model does not vote).
             weights_file: A JSON weights file (relative to the working folder); updated in place
                 by :meth:`WeightedVote.update`.
@@ -129,11 +130,11 @@ class WeightedVote(Fuser):
     def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
         self._lock = threading.Lock()
-        self._inline = dict(self.options.weights)  # type: ignore[attr-defined]
+        self._inline = dict(self.options.weights)
         self._load()
 
     def _load(self) -> None:
-        opts: WeightedVote.Options = self.options  # type: ignore[assignment]
+        opts: WeightedVote.Options = self.options
         self._data = self._read() if opts.weights_file is not None else WeightsData()
         self._table = {**self._data.weights, **self._inline}
         settings = self._data.settings
@@ -142,7 +143,8 @@ class WeightedVote(Fuser):
         self.default_weight = _pick(opts.default_weight, settings.get("default_weight"), 1.0)
 
     def _read(self) -> WeightsData:
-        path = self.options.weights_file  # type: ignore[attr-defined]
+        path = self.options.weights_file
+        assert path is not None  # read only when the options name a weights file
         try:
             return read_weights(path)
         except ValueError as err:
@@ -196,11 +198,11 @@ class WeightedVote(Fuser):
 
     def update_many(self, outcomes: Mapping[str, bool]) -> dict[str, float]:
         """Record several models' outcomes at once (one file write); returns their new weights."""
-        path = self.options.weights_file  # type: ignore[attr-defined]
+        path = self.options.weights_file
         with self._lock, locked(path) if path is not None else contextlib.nullcontext():
             data = self._read() if path is not None else self._data
             counts, weights = dict(data.counts), dict(data.weights)
-            strength = self.options.prior_strength  # type: ignore[attr-defined]
+            strength = self.options.prior_strength
             for model, correct in outcomes.items():
                 start = counts.get(model) or counts_for_weight(self.weight(model), strength, data.smoothing)
                 right, wrong = start

@@ -1,4 +1,4 @@
-"""The weights file of ``weighted_vote``: its format, reading, atomic writing and locked updates.
+"""The weights file of ``weighted_vote``: its format, reading and writing.
 
 A weights file is JSON. ``fusionsdk fusion fit`` writes one; ``weighted_vote`` reads it
 (``weights_file:``) and, given feedback, updates it in place::
@@ -18,27 +18,23 @@ Only ``weights`` is required. ``counts`` are each model's right and wrong answer
 a weight is their smoothed log-odds, ``max(0, ln((correct + s) / (wrong + s)))`` with ``s`` the
 ``smoothing`` (a Beta(s, s) prior). ``extract``, ``integer_bonus`` and ``default_weight`` are
 defaults for the fuser's options of the same names. Any other key (the fitted ``panel``, train
-figures) is kept as is when the file is updated.
+figures) is kept as is when the file is updated. Updates hold :func:`fusionsdk.files.locked`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fusionsdk.files import read_json_file, write_json_file
 
 __all__ = [
     "FORMAT_VERSION",
     "WeightsData",
     "counts_for_weight",
-    "locked",
     "log_odds",
     "read_weights",
     "write_weights",
@@ -46,8 +42,6 @@ __all__ = [
 
 FORMAT_VERSION = 1
 _SETTINGS = ("extract", "integer_bonus", "default_weight")
-_PATH_LOCKS: dict[str, threading.Lock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
 
 
 def log_odds(correct: float, wrong: float, smoothing: float = 1.0) -> float:
@@ -147,24 +141,6 @@ def _number(value: Any, where: str, positive: bool = False) -> float:
     return float(value)
 
 
-def read_json_file(path: Path, what: str) -> Any:
-    """The parsed JSON of the file at ``path``; ``what`` names the kind of file in errors.
-
-    Raises:
-        ValueError: Missing, unreadable or not JSON (the message says which and where).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{what} not found: {path}") from None
-    except OSError as err:
-        raise ValueError(f"cannot read {what} {path}: {err.strerror or err}") from None
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise ValueError(f"{path} is not JSON: {err}") from None
-
-
 def read_weights(path: Path) -> WeightsData:
     """Read and validate a weights file.
 
@@ -179,41 +155,6 @@ def read_weights(path: Path) -> WeightsData:
 
 
 def write_weights(path: Path, data: WeightsData | Mapping[str, Any]) -> None:
-    """Write a weights file atomically: a temporary file beside it, then :func:`os.replace`, so
-    a reader never sees half a file."""
-    payload = data.to_json() if isinstance(data, WeightsData) else dict(data)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private; keep the mode of the file it replaces, else rw-r--r--.
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, sort_keys=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the update lock of ``path``: a per-file thread lock, plus an advisory ``flock`` on
-    ``<path>.lock`` where the platform has one, so threads and processes update in turn."""
-    key = str(path.resolve())
-    with _PATH_LOCKS_GUARD:
-        thread_lock = _PATH_LOCKS.setdefault(key, threading.Lock())
-    with thread_lock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: threads are still serialised
-            yield
-            return
-        with open(f"{path}.lock", "a+b") as lock_file:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    """Write a weights file atomically (:func:`fusionsdk.files.write_json_file`), so a reader
+    never sees half a file."""
+    write_json_file(path, data.to_json() if isinstance(data, WeightsData) else data)

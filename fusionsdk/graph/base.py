@@ -17,27 +17,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from fusionsdk.plugin import PluginBase, PluginOptions
+from fusionsdk.plugin import OptionsT, PluginBase, PluginOptions
 
 if TYPE_CHECKING:
     from fusionsdk.graph.context import NodeContext
+    from fusionsdk.registry import Registry
 
 __all__ = ["Node"]
 
 
-class Node(PluginBase, ABC):
+class Node(PluginBase[OptionsT], ABC):
     """Base class of graph node kinds.
 
     Attributes:
-        model_refs: Names of option fields that name models (a string or a list of strings);
-            the compiler checks each against the config's models, naming the path on error.
+        model_refs: Fields that name models (see :attr:`PluginBase.model_refs
+            <fusionsdk.plugin.PluginBase.model_refs>`); the compiler checks them.
         name: The node's name in the graph.
         context: What the node may use at run time.
     """
-
-    model_refs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -45,8 +44,9 @@ class Node(PluginBase, ABC):
         *,
         name: str = "",
         context: NodeContext | None = None,
+        registry: Registry | None = None,
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, registry=registry or (context.registry if context else None))
         self.name = name
         self._context = context
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from fusionsdk.config.file import FusionConfig, load_config, parse_config
 from fusionsdk.config.graph import END, START
-from fusionsdk.config.validation import validate_model
 from fusionsdk.errors import ConfigError, FusionError, PluginError
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.context import NodeContext
 from fusionsdk.graph.run import Graph
 from fusionsdk.graph.state import RunState
+from fusionsdk.plugin import check_models
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.registry import PluginKind, Registry, default_registry
 
@@ -28,34 +28,19 @@ __all__ = ["build_nodes", "compile_config", "compile_file"]
 NodeFn = Callable[[RunState], Awaitable[dict[str, Any]]]
 
 
-def _check_model_refs(node: Node, kind: str, name: str, models: Mapping[str, Any]) -> None:
-    known = ", ".join(sorted(models)) or "none"
-    for field in node.model_refs:
-        value: Any = node.options
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
-        refs = value if isinstance(value, list) else [value] if value is not None else []
-        for i, ref in enumerate(refs):
-            if ref not in models:
-                where = f"nodes.{name}.{field}" + (f"[{i}]" if isinstance(value, list) else "")
-                raise ConfigError(f"unknown model '{ref}' (known: {known})", path=where)
-
-
 def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
     """Instantiate every node with validated options, checking model references."""
     nodes: dict[str, Node] = {}
     for name, spec in config.nodes.items():
+        where = f"nodes.{name}"
+        plan = context.registry.plan(
+            PluginKind.NODES, spec.kind, spec.fields, path=where, name_path=f"{where}.kind"
+        )
+        check_models(plan.build(name=name), config.models, where)  # options only: refs first
         try:
-            node_cls = context.registry.get(PluginKind.NODES, spec.kind)
+            nodes[name] = plan.build(name=name, context=context)
         except PluginError as err:
-            raise ConfigError(str(err), path=f"nodes.{name}.kind") from None
-        options = validate_model(node_cls.Options, spec.fields, f"nodes.{name}")
-        probe = node_cls(options, name=name)  # options only: check references before building
-        _check_model_refs(probe, spec.kind, name, config.models)
-        try:
-            nodes[name] = node_cls(options, name=name, context=context)
-        except PluginError as err:
-            raise ConfigError(str(err), path=f"nodes.{name}") from None
+            raise ConfigError(str(err), path=where) from None
     return nodes
 
 

@@ -2,27 +2,34 @@
 
 Runs are checkpointed by LangGraph: in memory by default, or in SQLite with ``checkpoint=PATH``,
 so a thread interrupted by a ``human`` node (or a crash) can be resumed later, from another
-process, with the same ``thread_id``.
+process, with the same ``thread_id``. Evaluation runs (``evaluation=True``) keep nothing.
+
+When a run ends, the graph calls each of its ``on_run_end`` hooks with a :class:`RunEnd`;
+observers of finished runs (routing feedback logs the decisions of routers that learn, see
+:mod:`fusionsdk.routing.feedback`) hang there. Evaluation runs call no hooks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk._sync import iterate_sync, run_sync
 from fusionsdk.errors import GraphError
+from fusionsdk.routing.feedback import apply_feedback, log_routing_decisions
 
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.graph.context import NodeContext
+    from fusionsdk.registry import Registry
 
-__all__ = ["Graph", "GraphEvent", "RunResult"]
+__all__ = ["Graph", "GraphEvent", "RunEnd", "RunHook", "RunResult"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class RunResult:
     candidates: list[dict[str, Any]]
     thread_id: str
     interrupted: dict[str, Any] | None = None
+    _registry: Registry | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``fusionsdk run --json`` prints)."""
@@ -65,10 +73,30 @@ class RunResult:
     def feedback(self, score: float) -> Any:
         """Score this run from 0 (wrong) to 1 (right), so that the routers that routed it and
         learn from feedback update (:mod:`fusionsdk.routing.feedback`); from another process:
-        ``fusionsdk feedback THREAD_ID SCORE``."""
-        from fusionsdk.routing.feedback import apply_feedback
+        ``fusionsdk feedback THREAD_ID SCORE``. The routers are rebuilt from the registry of
+        the graph that ran."""
+        return apply_feedback(self.thread_id, score, registry=self._registry)
 
-        return apply_feedback(self.thread_id, score)
+
+@dataclass(frozen=True)
+class RunEnd:
+    """A finished run, as the graph's ``on_run_end`` hooks receive it.
+
+    Attributes:
+        graph: The graph that ran.
+        result: The run's result.
+        state: The run's final state (task, metadata, decisions, ...).
+        resumed: Whether the run continued a paused thread (its state holds earlier runs' parts).
+    """
+
+    graph: Graph
+    result: RunResult
+    state: Mapping[str, Any]
+    resumed: bool
+
+
+#: An observer of finished runs; it may return an awaitable, which is awaited.
+RunHook = Callable[[RunEnd], Any]
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,8 @@ class Graph:
         self._builder = builder
         self._memory_app: Any = None
         self._plain_app: Any = None
+        #: Called with a :class:`RunEnd` after every run but evaluation runs, in order.
+        self.on_run_end: list[RunHook] = [log_routing_decisions]
 
     @property
     def hub(self) -> Any:
@@ -104,8 +134,10 @@ class Graph:
         return self.context.hub
 
     @contextlib.asynccontextmanager
-    async def _app(self, checkpoint: str | Path | bool | None) -> AsyncIterator[Any]:
-        if checkpoint is False:  # evaluation: nothing kept between runs, no human pauses
+    async def _app(self, checkpoint: str | Path | bool | None, evaluation: bool) -> AsyncIterator[Any]:
+        if evaluation and checkpoint not in (None, False):
+            raise GraphError("an evaluation run keeps nothing between runs: drop the checkpoint")
+        if evaluation or checkpoint is False:  # nothing kept between runs, no human pauses
             if self._plain_app is None:
                 self._plain_app = self._builder.compile()
             yield self._plain_app
@@ -166,6 +198,7 @@ class Graph:
         metadata: dict[str, Any] | None = None,
         checkpoint: str | Path | bool | None = None,
         resume: Any = None,
+        evaluation: bool = False,
     ) -> AsyncIterator[GraphEvent]:
         """Run the graph, yielding node, token and answer events, then a ``result`` event.
 
@@ -174,12 +207,14 @@ class Graph:
             thread_id: Thread to run in (a new one when omitted).
             metadata: Run metadata (row ids, ``sensitive``, ...).
             checkpoint: SQLite file for durable runs; in memory when omitted; ``False`` keeps
-                nothing (no pauses or resumes; what ``fusionsdk eval`` uses).
+                nothing (no pauses or resumes).
             resume: The reply to a paused ``human`` node (with ``thread_id``).
+            evaluation: A measuring run (what ``fusionsdk eval`` makes): nothing is kept and
+                no ``on_run_end`` hook is called, so routers that learn do not log it.
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
-        async with self._app(checkpoint) as app:
+        async with self._app(checkpoint, evaluation) as app:
             graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
                 if mode == "custom":
@@ -191,16 +226,13 @@ class Graph:
                     if node != "__interrupt__":
                         yield GraphEvent("node", node, data=update or {})
             snapshot = await app.aget_state(config)
-        self._remember(snapshot.values, thread_id, checkpoint, resume)
-        yield GraphEvent("result", result=self._result(snapshot, thread_id))
-
-    @staticmethod
-    def _result(snapshot: Any, thread_id: str) -> RunResult:
         interrupts = [item for task in snapshot.tasks or () for item in getattr(task, "interrupts", ()) or ()]
-        return Graph._result_from_values({**snapshot.values, "__interrupt__": interrupts}, thread_id)
+        result = self._result_from_values({**snapshot.values, "__interrupt__": interrupts}, thread_id)
+        if not evaluation:
+            await self._run_ended(result, snapshot.values, resume)
+        yield GraphEvent("result", result=result)
 
-    @staticmethod
-    def _result_from_values(values: dict[str, Any], thread_id: str) -> RunResult:
+    def _result_from_values(self, values: dict[str, Any], thread_id: str) -> RunResult:
         interrupted = None
         for item in values.get("__interrupt__") or ():
             interrupted = dict(item.value) if isinstance(item.value, dict) else {"value": item.value}
@@ -213,6 +245,7 @@ class Graph:
             candidates=list(values.get("candidates", [])),
             thread_id=thread_id,
             interrupted=interrupted,
+            _registry=self.context.registry,
         )
 
     async def arun(
@@ -223,6 +256,7 @@ class Graph:
         metadata: dict[str, Any] | None = None,
         checkpoint: str | Path | bool | None = None,
         resume: Any = None,
+        evaluation: bool = False,
     ) -> RunResult:
         """Run to the end (or to a ``human`` pause) and return the :class:`RunResult`.
 
@@ -230,23 +264,24 @@ class Graph:
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
-        async with self._app(checkpoint) as app:
+        async with self._app(checkpoint, evaluation) as app:
             values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
-            self._remember(values, thread_id, checkpoint, resume)
-            return self._result_from_values(values, thread_id)
+            result = self._result_from_values(values, thread_id)
+            if not evaluation:
+                await self._run_ended(result, values, resume)
+            return result
 
-    def _remember(self, values: dict[str, Any], thread_id: str, checkpoint: Any, resume: Any) -> None:
-        """Log the run's decisions by routers that learn, for feedback (not evaluation runs)."""
-        if checkpoint is not False:
-            from fusionsdk.routing.feedback import remember_run
-
-            remember_run(self, values, thread_id, resumed=resume is not None)
+    async def _run_ended(self, result: RunResult, values: Mapping[str, Any], resume: Any) -> None:
+        """Call the ``on_run_end`` hooks, in order (awaiting those that return awaitables)."""
+        end = RunEnd(self, result, values, resumed=resume is not None)
+        for hook in list(self.on_run_end):
+            outcome = hook(end)
+            if inspect.isawaitable(outcome):
+                await outcome
 
     def feedback(self, run_id: str, score: float) -> Any:
         """Score run ``run_id`` (its thread id) from 0 (wrong) to 1 (right); see
         :meth:`RunResult.feedback`."""
-        from fusionsdk.routing.feedback import apply_feedback
-
         return apply_feedback(run_id, score, registry=self.context.registry)
 
     async def _input(

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["Chunk", "Embedder", "Hit", "MemoryStore"]
 
@@ -42,7 +42,7 @@ class Hit:
     distance: float
 
 
-class Embedder(PluginBase, ABC):
+class Embedder(PluginBase[OptionsT], ABC):
     """Base class of embedders.
 
     Attributes:
@@ -62,7 +62,7 @@ class Embedder(PluginBase, ABC):
         return f"{type(self).__module__}:{type(self).__qualname__}"
 
 
-class MemoryStore(PluginBase, ABC):
+class MemoryStore(PluginBase[OptionsT], ABC):
     """Base class of memory stores."""
 
     @abstractmethod

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionsdk.config.memory import MemorySpec
-from fusionsdk.config.validation import validate_model
-from fusionsdk.errors import ConfigError, PluginError
+from fusionsdk.errors import ConfigError
 from fusionsdk.memory.base import Embedder, MemoryStore
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind, Registry, default_registry
@@ -33,30 +32,24 @@ def default_memory_spec() -> MemorySpec:
 
 
 class _Plan:
-    """A checked memory: its plugin classes and validated options, ready to open."""
+    """A checked memory: its store and embedder plugins with validated options, ready to open."""
 
     def __init__(self, name: str, spec: MemorySpec, registry: Registry, base_dir: Path) -> None:
         where = f"memory.{name}"
-        try:
-            self.store_cls = registry.get(PluginKind.MEMORY, spec.store)
-        except PluginError as err:
-            raise ConfigError(str(err), path=f"{where}.store") from None
-        try:
-            self.embedder_cls = registry.get(PluginKind.EMBEDDERS, spec.embedder)
-        except PluginError as err:
-            raise ConfigError(str(err), path=f"{where}.embedder") from None
+        store_cls = registry.plugin_class(PluginKind.MEMORY, spec.store, path=f"{where}.store")
+        registry.plugin_class(PluginKind.EMBEDDERS, spec.embedder, path=f"{where}.embedder")
         fields = spec.fields
-        store_fields = getattr(self.store_cls.Options, "model_fields", {})
+        store_fields = getattr(store_cls.Options, "model_fields", {})
         if "collection" in store_fields and "collection" not in fields:
             fields["collection"] = name if len(name) >= 3 else f"{name}-memory"
         if "path" in store_fields and isinstance(fields.get("path"), str):
             path = Path(fields["path"]).expanduser()
             fields["path"] = str(path if path.is_absolute() else base_dir / path)
-        self.store_options: PluginOptions = validate_model(self.store_cls.Options, fields, where)
-        self.embedder_options: PluginOptions = validate_model(
-            self.embedder_cls.Options, spec.embedder_options, f"{where}.embedder_options"
+        self.store = registry.plan(PluginKind.MEMORY, spec.store, fields, path=where)
+        self.embedder = registry.plan(
+            PluginKind.EMBEDDERS, spec.embedder, spec.embedder_options, path=f"{where}.embedder_options"
         )
-        self.embedder_key = (spec.embedder, repr(self.embedder_options))
+        self.embedder_key = (spec.embedder, repr(self.embedder.options))
 
 
 class MemoryHub(Mapping[str, MemoryStore]):
@@ -100,9 +93,10 @@ class MemoryHub(Mapping[str, MemoryStore]):
                 raise ConfigError(f"unknown memory '{name}' (known: {known})")
             embedder = self._embedders.get(plan.embedder_key)
             if embedder is None:
-                embedder = self._embedders[plan.embedder_key] = plan.embedder_cls(plan.embedder_options)
-            store = self._stores[name] = plan.store_cls(plan.store_options, embedder=embedder)
-            return store
+                embedder = self._embedders[plan.embedder_key] = plan.embedder.build()
+            opened: MemoryStore[Any] = plan.store.build(embedder=embedder)
+            self._stores[name] = opened
+            return opened
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._plans)
@@ -120,7 +114,8 @@ class MemoryHub(Mapping[str, MemoryStore]):
     def options(self, name: str) -> PluginOptions:
         """The validated store options of memory ``name`` (paths made absolute)."""
         self.check(name, "memory")
-        return self._plans[name].store_options
+        options: PluginOptions = self._plans[name].store.options
+        return options
 
     def close(self) -> None:
         """Close every opened store (frees embedded stores' locks)."""

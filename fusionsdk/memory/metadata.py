@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from fusionsdk.memory.errors import MemoryStoreError
+from fusionsdk.providers.privacy import SENSITIVE_KEY
 
 __all__ = [
     "SENSITIVITY",
@@ -36,7 +37,7 @@ def now_iso() -> str:
 
 def is_sensitive(metadata: Mapping[str, Any]) -> bool:
     """Whether a chunk is labelled sensitive (``sensitivity: sensitive`` or ``sensitive: true``)."""
-    return metadata.get("sensitivity") == "sensitive" or metadata.get("sensitive") is True
+    return metadata.get("sensitivity") == "sensitive" or metadata.get(SENSITIVE_KEY) is True
 
 
 def clean_metadata(metadata: Any, where: str = "metadata") -> dict[str, str | int | float | bool]:

@@ -20,11 +20,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionsdk.config.models import Locality, ModelSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "CompletionRequest",
@@ -35,6 +40,8 @@ __all__ = [
     "Reachability",
     "StreamChunk",
     "TokenLogprob",
+    "TokenScorer",
+    "TokenScoring",
     "Usage",
 ]
 
@@ -147,7 +154,11 @@ class Reachability:
         return self.status == "ok"
 
 
-class Provider(ABC):
+#: The type of a provider's validated ``options`` (its ``Options`` model).
+ProviderOptionsT = TypeVar("ProviderOptionsT", bound=BaseModel)
+
+
+class Provider(Generic[ProviderOptionsT], ABC):
     """Base class of model backends (plugins of ``fusionsdk.providers``).
 
     Subclasses set :attr:`default_locality`, may declare backend options in a nested
@@ -173,9 +184,10 @@ class Provider(ABC):
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         self.spec = spec
-        self.options = options if options is not None else self.Options()
+        chosen = options if options is not None else self.Options()
+        self.options: ProviderOptionsT = cast("ProviderOptionsT", chosen)
 
-    async def prepare(self) -> None:  # noqa: B027 - optional hook
+    async def prepare(self) -> None:
         """One-time set-up before the first call (import a client library, load weights).
 
         The adapter awaits it once, outside the per-call timeout, so a slow first import or
@@ -214,5 +226,68 @@ class Provider(ABC):
         """The spec's locality, else the provider's default."""
         return self.spec.locality or self.default_locality
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release connections; called when the owning hub closes."""
+
+
+# -- optional capability: token-level access ---------------------------------------------------
+
+
+@runtime_checkable
+class TokenScorer(Protocol):
+    """One model's next-token distributions for one prompt, in its own vocabulary.
+
+    What token-level fusion reads: the candidates for the next token with their probabilities
+    after any context (the prompt and an answer so far), and the means to score a continuation
+    text (tokenize it; its first token's probability). Blocking and not thread-safe: use it in one
+    worker thread, inside ``with scorer:``, which holds the model exclusively. Scorers with equal
+    :attr:`shared` run on one model instance: hold only one of them, and hold several in the
+    order of :attr:`shared` (so two holders never wait on each other).
+
+    Attributes:
+        prompt: The prompt's tokens.
+        stops: The stop sequences a generation from this prompt uses.
+        context_size: The context window in tokens.
+        end_tokens: Ids of the end-of-generation tokens.
+        shared: Identity of the model instance behind the scorer.
+    """
+
+    prompt: list[int]
+    stops: list[str]
+    context_size: int
+    end_tokens: NDArray[np.intp]
+    shared: str
+
+    def __enter__(self) -> TokenScorer: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None: ...
+
+    def probabilities(self, context: list[int]) -> NDArray[np.float64]:
+        """The next-token distribution after ``context`` (indexed by token id)."""
+
+    def piece(self, token: int) -> str | None:
+        """The text of ``token``; None when it is not whole UTF-8 (a byte of a character)."""
+
+    def tokenize(self, text: str) -> list[int]:
+        """``text`` in the model's vocabulary (no BOS, special tokens as plain text)."""
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        """The bytes of ``tokens``."""
+
+
+@runtime_checkable
+class TokenScoring(Protocol):
+    """Optional provider capability: token-level access (embedded llama.cpp models have it).
+
+    Callers go through :meth:`Model.token_scorer <fusionsdk.providers.model.Model.token_scorer>`,
+    which applies the privacy gate and loads the model first.
+    """
+
+    def token_scorer(self, messages: list[Message]) -> TokenScorer:
+        """A scorer for the prompt of ``messages`` (blocking: renders and tokenizes it).
+
+        Raises:
+            ConfigError: The prompt cannot be rendered for token-level access.
+        """

@@ -51,7 +51,7 @@ def _body_message(body: bytes) -> str:
 
 def error_for_response(response: httpx.Response, body: bytes) -> ProviderError:
     """The ProviderError for a non-2xx response (``body`` already read)."""
-    from fusionsdk.providers._litellm import parse_retry_after
+    from fusionsdk.providers.litellm_boundary import parse_retry_after
 
     status = response.status_code
     message = redact(f"HTTP {status}: {_body_message(body)}")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from fusionsdk.config.file import FusionConfig, load_config, parse_config
 from fusionsdk.config.models import ModelSpec
-from fusionsdk.config.validation import validate_model
-from fusionsdk.errors import ConfigError, FusionError, PluginError
+from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.providers.base import Provider, Reachability
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.model import Model
+from fusionsdk.providers.privacy import PrivacyPolicy
 from fusionsdk.registry import PluginKind, Registry, default_registry
-from fusionsdk.routing.privacy import PrivacyPolicy
 
 __all__ = ["EMBEDDED_MODELS", "ModelHub", "build_provider"]
 
@@ -25,20 +25,19 @@ EMBEDDED_MODELS: dict[str, dict[str, str]] = {
 }
 
 
-def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider:
-    """Instantiate the provider plugin ``spec.provider`` with its validated options.
+def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider[Any]:
+    """Instantiate the provider plugin ``spec.provider`` from ``registry`` with its validated
+    options.
 
     Raises:
         ConfigError: Unknown provider, bad options, or a missing ``base_url``.
     """
-    try:
-        provider_cls: type[Provider] = registry.get(PluginKind.PROVIDERS, spec.provider)
-    except PluginError as err:
-        raise ConfigError(str(err), path=f"{path}.provider") from None
+    provider_cls = registry.plugin_class(PluginKind.PROVIDERS, spec.provider, path=f"{path}.provider")
     if provider_cls.requires_base_url and spec.base_url is None:
         raise ConfigError(f"provider '{spec.provider}' needs a base_url", path=f"{path}.base_url")
-    options = validate_model(provider_cls.Options, spec.options, f"{path}.options")
-    return provider_cls(spec, options)
+    plan = registry.plan(PluginKind.PROVIDERS, spec.provider, spec.options, path=f"{path}.options")
+    provider: Provider[Any] = plan.build(spec)
+    return provider
 
 
 class ModelHub(Mapping[str, Model]):

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from fusionsdk.config.models import Locality
-from fusionsdk.providers._litellm import litellm, map_litellm_error
 from fusionsdk.providers.base import (
     CompletionRequest,
     GenerationParams,
@@ -23,6 +22,7 @@ from fusionsdk.providers.base import (
     TokenLogprob,
     Usage,
 )
+from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
 from fusionsdk.providers.secrets import api_key
 
 __all__ = ["LiteLLMProvider", "parse_logprobs"]

@@ -1,8 +1,11 @@
 """The embedded provider ``llamacpp``: GGUF models in this process through llama-cpp-python.
 
-No server, network, key or GPU. Each model file is loaded once per process and guarded by a lock
-(a ``Llama`` object is not safe for concurrent use); generation runs in a worker thread so the
-event loop stays free, and a cancelled or timed-out call stops generating at the next token.
+No server, network, key or GPU. Each model file is loaded once per process by the llama.cpp
+runtime (:mod:`~fusionsdk.providers.llamacpp_runtime`) and guarded by a lock (a ``Llama`` object
+is not safe for concurrent use); generation runs in a worker thread so the event loop stays free,
+and a cancelled or timed-out call stops generating at the next token. The provider also gives
+token-level access (:class:`~fusionsdk.providers.base.TokenScoring`), which ``token_ensemble``
+reads.
 
 Log-probabilities are recorded by a logits processor (llama.cpp's own ``logprobs`` would need
 ``logits_all=True``, which keeps logits for every position of the context window in memory).
@@ -17,8 +20,6 @@ Config::
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import functools
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from fusionsdk.config.models import ModelSpec
 from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, ProviderError
 from fusionsdk.providers.base import (
     CompletionRequest,
+    Message,
     Provider,
     ProviderResponse,
     Reachability,
@@ -39,83 +41,18 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.bundled import resolve_bundled
-from fusionsdk.providers.prompt import render_transcript
+from fusionsdk.providers.llamacpp_runtime import (
+    LlamaModel,
+    LlamaOptions,
+    completion_prompt,
+    load_llama,
+    render_prompt,
+)
+from fusionsdk.providers.llamacpp_tokens import LlamaTokenScorer
 
-__all__ = ["LlamaCppProvider", "load_llama"]
+__all__ = ["LlamaCppProvider"]
 
 _FINISHED = object()
-
-
-class _LoadedModel:
-    def __init__(self, llama: Any) -> None:
-        self.llama = llama
-        self.lock = threading.Lock()
-
-
-_LOADING = threading.RLock()
-
-
-@functools.cache
-def _route_llama_logs() -> Any:
-    """Send llama.cpp's native log lines to the ``llama-cpp-python`` Python logger at DEBUG.
-
-    llama-cpp-python's own callback prints some load-time notes to stderr even with
-    ``verbose=False``, which would garble ``--json`` pipelines' stderr. The callback object is
-    returned (and cached) so it is never garbage-collected while llama.cpp holds it.
-    """
-    import ctypes
-    import logging
-
-    import llama_cpp
-
-    logger = logging.getLogger("llama-cpp-python")
-
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
-    def to_logging(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        logger.debug(text.decode("utf-8", "replace").rstrip())
-
-    llama_cpp.llama_log_set(to_logging, ctypes.c_void_p(0))
-    return to_logging
-
-
-@functools.cache
-def load_llama(path: str, n_ctx: int, n_threads: int | None, chat_format: str | None = None) -> _LoadedModel:
-    """Load a GGUF file once per process (per context size and thread count)."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise ConfigError(
-            "the llamacpp provider needs llama-cpp-python: pip install 'fusionsdk[local]'"
-        ) from None
-    if not Path(path).is_file():
-        raise ConfigError(f"GGUF model file not found: {path}")
-    _route_llama_logs()
-    try:
-        llama = Llama(
-            model_path=path, n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False
-        )
-    except (ValueError, RuntimeError) as err:
-        raise ConfigError(f"llama.cpp could not load {path}: {err}") from None
-    close_at_exit(llama)
-    return _LoadedModel(llama)
-
-
-_OPEN: list[Any] = []
-
-
-def close_at_exit(llama: Any) -> None:
-    """Free ``llama`` before interpreter shutdown (see :func:`_close_all`)."""
-    if not _OPEN:
-        atexit.register(_close_all)
-    _OPEN.append(llama)
-
-
-def _close_all() -> None:
-    """Free the models before interpreter shutdown: llama-cpp-python's own finalisers run too
-    late, when its module globals are gone, and print a TypeError traceback at exit."""
-    while _OPEN:
-        with contextlib.suppress(Exception):
-            _OPEN.pop().close()
 
 
 class _Cancellation:
@@ -227,14 +164,11 @@ class LlamaCppProvider(Provider):
         assert self._bundled is not None
         return str(self._bundled.locate(load_settings().home))
 
-    def _model(self) -> _LoadedModel:
+    def _model(self) -> LlamaModel:
         opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
         chat_format = opts.chat_format or (self._bundled.chat_format if self._bundled else None)
-        # One load at a time: llama-cpp-python swaps the process's stdout/stderr during a quiet
-        # load, and two loads at once restore them in the wrong order (output then vanishes);
-        # it also keeps a cold model from being loaded twice, and Gemma's file assembled twice.
-        with _LOADING:
-            return load_llama(self._path, opts.n_ctx, opts.n_threads, chat_format)
+        # The path is found under the runtime's loading lock: Gemma's file is assembled once.
+        return load_llama(lambda: self._path, LlamaOptions(opts.n_ctx, opts.n_threads, chat_format))
 
     async def prepare(self) -> None:
         """Load (or assemble and load) the GGUF file in a worker thread."""
@@ -242,7 +176,18 @@ class LlamaCppProvider(Provider):
 
     def count_tokens(self, text: str) -> int:
         """Tokens by the model's own tokenizer."""
-        return len(self._model().llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(self._model().tokenize(text))
+
+    def token_scorer(self, messages: list[Message]) -> LlamaTokenScorer:
+        """Token-level access for the prompt this provider would generate from (the
+        :class:`~fusionsdk.providers.base.TokenScoring` capability; loads the model).
+
+        Raises:
+            ConfigError: The model's chat format cannot be rendered as text.
+        """
+        model = self._model()
+        prompt, stops = render_prompt(model, messages, mode=self.mode, template=self.template, stop=self.stop)
+        return LlamaTokenScorer(model, prompt, stops)
 
     async def reachability(self) -> Reachability:
         """Whether the model file is present (loading is not attempted)."""
@@ -291,7 +236,7 @@ class LlamaCppProvider(Provider):
                 return llama.create_chat_completion(
                     messages=request.messages, stream=stream, **args
                 ), recorder
-            prompt = self.template.replace("{prompt}", render_transcript(request.messages))
+            prompt = completion_prompt(self.template, request.messages)
             return llama.create_completion(prompt=prompt, stream=stream, **args), recorder
         except ValueError as err:
             raise _map_value_error(err) from None

@@ -27,6 +27,7 @@ from fusionsdk.config.validation import config_error
 from fusionsdk.errors import (
     AllModelsFailed,
     BadRequest,
+    ConfigError,
     FusionError,
     PrivacyViolation,
     ProviderError,
@@ -41,12 +42,14 @@ from fusionsdk.providers.base import (
     ProviderResponse,
     StreamChunk,
     TokenLogprob,
+    TokenScorer,
+    TokenScoring,
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
 from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
-from fusionsdk.routing.privacy import PrivacyPolicy, Sensitivity
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
@@ -245,12 +248,44 @@ class Model:
     def check_privacy(self, messages: str | Sequence[Message], metadata: dict[str, Any] | None) -> None:
         """Raise :class:`PrivacyViolation` if this model is hosted and the request sensitive.
 
-        For code that reaches the provider without :meth:`acomplete` (token-level ensembles).
+        The gate of calls that reach the provider without :meth:`acomplete`
+        (:meth:`token_scorer`).
         """
         request = CompletionRequest(normalize_messages(messages, self.name), metadata=metadata or {})
         screen = _PrivacyScreen(self.privacy, request)
         if screen.refuses(self):
             raise screen.failure([])
+
+    # -- token-level access ------------------------------------------------------------------
+
+    @property
+    def scores_tokens(self) -> bool:
+        """Whether the provider gives token-level access (:meth:`token_scorer`)."""
+        return isinstance(self.provider, TokenScoring)
+
+    async def token_scorer(
+        self, messages: str | Sequence[Message], *, metadata: dict[str, Any] | None = None
+    ) -> TokenScorer:
+        """Token-level access to this model for the prompt of ``messages`` (what token-level
+        fusion reads: next-token candidates with their probabilities, continuations scored).
+
+        The privacy gate applies as for :meth:`acomplete`, and the model is prepared (loaded)
+        first; the scorer is then used blocking, in a worker thread (see
+        :class:`~fusionsdk.providers.base.TokenScorer`).
+
+        Raises:
+            ConfigError: The provider gives no token-level access, or cannot render the prompt.
+            PrivacyViolation: This model is hosted and the request sensitive.
+        """
+        provider = self.provider
+        if not isinstance(provider, TokenScoring):
+            raise ConfigError(
+                f"model '{self.name}' (provider '{self.spec.provider}') gives no token-level access"
+            )
+        checked = normalize_messages(messages, self.name)
+        self.check_privacy(checked, metadata)
+        await self._prepare()
+        return await asyncio.to_thread(provider.token_scorer, checked)
 
     # -- completion --------------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ def load_replay(path: str, prices: str | None = None) -> ReplayDataset:
     return ReplayDataset(Path(path), Path(prices) if prices else None)
 
 
-class ReplayProvider(Provider):
+class ReplayProvider(Provider["ReplayProvider.Options"]):
     """Answers with a model's recorded output for the question being asked."""
 
     default_locality = "hosted"
@@ -167,7 +167,7 @@ class ReplayProvider(Provider):
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         super().__init__(spec, options)
-        opts: ReplayProvider.Options = self.options  # type: ignore[assignment]
+        opts: ReplayProvider.Options = self.options
         self.dataset = load_replay(str(opts.dataset), str(opts.prices) if opts.prices else None)
         self.replayed = spec.model or spec.name
         if self.replayed not in self.dataset.models:
@@ -176,7 +176,7 @@ class ReplayProvider(Provider):
         self._prices = spec.prices or self.dataset.price(self.replayed)
 
     async def complete(self, request: CompletionRequest) -> ProviderResponse:
-        opts: ReplayProvider.Options = self.options  # type: ignore[assignment]
+        opts: ReplayProvider.Options = self.options
         prompt = "\n".join(str(m["content"]) for m in request.messages if m["role"] == "user")
         metadata = request.metadata
         row = self.dataset.find(prompt, metadata.get("row_id", metadata.get("id")))

@@ -46,7 +46,7 @@ _FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 MAX_STOP_SEQUENCES = 4
 
 
-class TGIProvider(Provider):
+class TGIProvider(Provider["TGIProvider.Options"]):
     """TGI's native ``/generate`` API with token details."""
 
     requires_base_url: ClassVar[bool] = True
@@ -72,7 +72,7 @@ class TGIProvider(Provider):
         params = request.params
         parameters: dict[str, Any] = {
             "details": True,
-            "max_new_tokens": params.max_tokens or self.options.default_max_new_tokens,  # type: ignore[attr-defined]
+            "max_new_tokens": params.max_tokens or self.options.default_max_new_tokens,
         }
         if params.temperature:
             parameters.update(temperature=params.temperature, do_sample=True)

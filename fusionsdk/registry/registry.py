@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from fusionsdk.errors import PluginError
+from fusionsdk.errors import ConfigError, PluginError
+from fusionsdk.registry.build import PluginPlan, validate_options
 from fusionsdk.registry.kinds import PLUGIN_API_VERSION, PluginKind
 from fusionsdk.settings import Settings, load_settings
 
@@ -181,6 +182,69 @@ class Registry:
         """
         record = self.resolve(kind, name)
         return self._load(record)
+
+    def plugin_class(self, kind: PluginKind | str, name: str, *, path: str | None = None) -> Any:
+        """:meth:`get`, with a failure turned into a ConfigError at ``path`` (where the name sits
+        in the config) when ``path`` is given.
+
+        Raises:
+            ConfigError: The plugin cannot be had and ``path`` is given.
+            PluginError: The plugin cannot be had and ``path`` is None.
+        """
+        try:
+            return self.get(kind, name)
+        except PluginError as err:
+            if path is None:
+                raise
+            raise ConfigError(str(err), path=path) from None
+
+    def plan(
+        self, kind: PluginKind | str, name: str, options: Any, *, path: str, name_path: str | None = None
+    ) -> PluginPlan:
+        """Resolve plugin ``name`` and validate ``options`` against its ``Options``; construct it
+        later with :meth:`PluginPlan.build`.
+
+        Args:
+            kind: The plugin kind.
+            name: The plugin name from the config.
+            options: Its raw options (a mapping), or an instance of its ``Options``.
+            path: Where the options sit in the config, e.g. ``nodes.fuse.options``.
+            name_path: Where the name sits, e.g. ``nodes.fuse.strategy``; failing to resolve
+                the name is then a ConfigError there instead of a PluginError.
+
+        Raises:
+            ConfigError: Bad options (naming ``path.<field>``), or an unusable name at ``name_path``.
+            PluginError: An unusable name when ``name_path`` is None.
+        """
+        plugin_cls = self.plugin_class(kind, name, path=name_path)
+        validated = validate_options(plugin_cls, options, path)
+        return PluginPlan(PluginKind.parse(kind), name, plugin_cls, validated, path, self)
+
+    def build(
+        self,
+        kind: PluginKind | str,
+        name: str,
+        options: Any,
+        *,
+        path: str,
+        name_path: str | None = None,
+        **context: Any,
+    ) -> Any:
+        """The one way to make a plugin from config: resolve ``name``, validate ``options``,
+        construct it with ``context`` as keywords (and ``registry=self`` when it takes one).
+
+        Errors name their config path: bad options ``path.<field>``, an error the plugin raises
+        about its own options (``options.steps[1]``) is put under ``path``.
+
+        Example:
+            >>> registry = Registry()
+            >>> vote = registry.build("fusers", "majority_vote", {}, path="nodes.vote.options")
+
+        Raises:
+            ConfigError: Bad options, or an unusable name at ``name_path``.
+            PluginError: An unusable name when ``name_path`` is None.
+        """
+        return self.plan(kind, name, options, path=path, name_path=name_path).build(**context)
 
     def resolve(self, kind: PluginKind | str, name: str) -> PluginRecord:
         """Find the record ``name`` refers to, without importing it."""

@@ -54,7 +54,7 @@ class BalanceWeights(BaseModel):
     kv_cache: float = Field(0.5, ge=0)
 
 
-class BalanceRouter(Router):
+class BalanceRouter(Router["BalanceRouter.Options"]):
     """Pick the least-loaded healthy target (see the module docstring)."""
 
     deterministic: ClassVar[bool] = False
@@ -79,7 +79,7 @@ class BalanceRouter(Router):
 
     def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        opts: BalanceRouter.Options = self.options  # type: ignore[assignment]
+        opts: BalanceRouter.Options = self.options
         self.poller = MetricsPoller(opts.poll_interval_s, opts.metrics_timeout_s)
         self._models: Mapping[str, Any] = {}
         self._turn = itertools.count()
@@ -88,7 +88,7 @@ class BalanceRouter(Router):
         self._models = models
 
     def _url(self, target: str) -> str | None:
-        opts: BalanceRouter.Options = self.options  # type: ignore[assignment]
+        opts: BalanceRouter.Options = self.options
         if not opts.metrics:
             return None
         if target in opts.metrics_urls:
@@ -141,7 +141,7 @@ class BalanceRouter(Router):
     def _scores(self, signals: dict[str, dict[str, float | None]]) -> dict[str, float]:
         """Headroom per target: 1 minus the weighted mean of the reported signals, each scaled
         to 0-1 (counts and latency by the largest among the targets, KV-cache use as it is)."""
-        opts: BalanceRouter.Options = self.options  # type: ignore[assignment]
+        opts: BalanceRouter.Options = self.options
         weights = opts.weights.model_dump()
         cost = dict.fromkeys(signals, 0.0)
         total = 0.0  # the weights of the signals some target reports

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["RouteDecision", "RouteRequest", "Router"]
 
@@ -33,7 +33,7 @@ class RouteDecision:
     scores: Mapping[str, float] = field(default_factory=dict)
 
 
-class Router(PluginBase, ABC):
+class Router(PluginBase[OptionsT], ABC):
     """Base class of routing strategies.
 
     Attributes:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fusionsdk.fusion.majority_vote import Extract
+from fusionsdk.answers import Extract
 
 __all__ = [
     "DEFAULT_VERIFIER_PROMPT",

@@ -28,24 +28,18 @@ __all__ = ["PREFERRED_EMBEDDERS", "default_embedder", "embed_unit", "shared_embe
 PREFERRED_EMBEDDERS = ("minilm", "hashing")
 
 
-def default_embedder(registry: Registry | None = None) -> str:
-    """The first of :data:`PREFERRED_EMBEDDERS` that loads and embeds (``minilm`` is registered
-    by fusionsdk but needs sentence-transformers, so it is tried on a word before it is chosen).
+def default_embedder(registry: Registry) -> str:
+    """The first of :data:`PREFERRED_EMBEDDERS` in ``registry`` that loads and embeds
+    (``minilm`` is registered by fusionsdk but needs sentence-transformers, so it is tried on a
+    word before it is chosen).
 
     Raises:
         ConfigError: None of them works.
     """
-    from fusionsdk.registry import PluginKind, default_registry
-
-    registry = registry or default_registry()
     tried = []
     for name in PREFERRED_EMBEDDERS:
         try:
-            registry.get(PluginKind.EMBEDDERS, name)
-            if registry is default_registry():
-                shared_embedder(name).embed(["probe"])
-            else:
-                registry.get(PluginKind.EMBEDDERS, name)().embed(["probe"])
+            shared_embedder(name, registry=registry).embed(["probe"])
         except (FusionError, ImportError) as err:
             tried.append(f"{name}: {err}")
             continue
@@ -57,15 +51,17 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=16)
-def _cached(name: str, options_json: str) -> Embedder:
+def _cached(registry: Registry, name: str, options_json: str) -> Embedder:
     from fusionsdk.fusion.similarity import load_embedder
 
-    return load_embedder(name, json.loads(options_json))
+    return load_embedder(name, json.loads(options_json), registry=registry)
 
 
-def shared_embedder(name: str, options: dict[str, Any] | None = None, path: str = "options") -> Embedder:
-    """The embedder ``name`` built with ``options``, shared by every router that asks for the
-    same one (a neural embedder loads its model once per process).
+def shared_embedder(
+    name: str, options: dict[str, Any] | None = None, path: str = "options", *, registry: Registry
+) -> Embedder:
+    """The embedder ``name`` of ``registry`` built with ``options``, shared by every router that
+    asks the same registry for the same one (a neural embedder loads its model once per process).
 
     Raises:
         ConfigError: Unknown embedder or bad options (at ``path.embedder`` or
@@ -74,7 +70,7 @@ def shared_embedder(name: str, options: dict[str, Any] | None = None, path: str 
     key = json.dumps(options or {}, sort_keys=True)
     try:
         with _LOCK:
-            return _cached(name, key)
+            return _cached(registry, name, key)
     except ConfigError as err:
         where = err.path.replace("options", path, 1) if err.path else path
         raise ConfigError(err.message, path=where) from None

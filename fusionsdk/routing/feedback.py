@@ -1,13 +1,16 @@
 """Feedback for routers that keep learning: the decision log, and applying a run's score.
 
-A run of a graph whose router learns (a :class:`LearnsFromFeedback` router, such as
-``learned``) appends each of its routing decisions to a JSON Lines log under ``FUSIONSDK_HOME``
-(``feedback/routing.jsonl``), keyed by the run's ``thread_id``, which outlives the process.
-Feedback on the run, from :meth:`RunResult.feedback <fusionsdk.graph.run.RunResult.feedback>`,
-:meth:`Graph.feedback <fusionsdk.graph.run.Graph.feedback>` or ``fusionsdk feedback RUN_ID
-SCORE``, is appended to the same log and handed to the router that made each decision awaiting
-it; that router updates its model file atomically, under a lock. Each decision takes feedback
-once. Evaluation runs (``checkpoint=False``) are not logged. The text of a request marked
+Routing feedback observes finished runs: every graph calls :func:`log_routing_decisions` (one
+of its ``on_run_end`` hooks) when a run ends, which appends each decision made by a router that
+learns (a :class:`LearnsFromFeedback` router, such as ``learned``) to a JSON Lines log under
+``FUSIONSDK_HOME`` (``feedback/routing.jsonl``), keyed by the run's ``thread_id``, which
+outlives the process. This module reads configs and registries only; it never imports the graph.
+
+Feedback on the run, from ``RunResult.feedback``, ``Graph.feedback`` or ``fusionsdk feedback
+RUN_ID SCORE``, is appended to the same log and handed to the router that made each decision
+awaiting it, rebuilt from the graph's registry; that router updates its model file atomically,
+under a lock. Each decision takes feedback once. Evaluation runs (``evaluation=True``, what
+``fusionsdk eval`` uses) end without hooks, so they are not logged. The text of a request marked
 ``sensitive`` is not logged: its feedback updates the model's success counts only.
 
 Log lines::
@@ -28,19 +31,65 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from fusionsdk.config.lookup import find_node
 from fusionsdk.errors import ConfigError, GraphError, PluginError
-from fusionsdk.fusion.weights_file import locked
-from fusionsdk.registry import PluginKind, Registry, default_registry
+from fusionsdk.files import locked
+from fusionsdk.providers.privacy import SENSITIVE_KEY
+from fusionsdk.registry import PluginKind, Registry, ambient_registry
 from fusionsdk.routing.base import RouteRequest
 
 if TYPE_CHECKING:
-    from fusionsdk.graph.run import Graph
+    from fusionsdk.config.file import FusionConfig
 
-__all__ = ["FeedbackLog", "FeedbackOutcome", "LearnsFromFeedback", "apply_feedback", "remember_run"]
+__all__ = [
+    "FeedbackLog",
+    "FeedbackOutcome",
+    "FinishedRun",
+    "LearnsFromFeedback",
+    "RoutedGraph",
+    "apply_feedback",
+    "log_routing_decisions",
+    "remember_run",
+]
 
-_SENSITIVE = "sensitive"
+
+class _Context(Protocol):
+    @property
+    def registry(self) -> Registry: ...
+
+
+class RoutedGraph(Protocol):
+    """What feedback reads of a graph: its config and the registry its plugins came from."""
+
+    @property
+    def config(self) -> FusionConfig: ...
+
+    @property
+    def context(self) -> _Context: ...
+
+
+class _Result(Protocol):
+    @property
+    def thread_id(self) -> str: ...
+
+
+class FinishedRun(Protocol):
+    """What an ``on_run_end`` hook is given: the graph, the run's result and final state, and
+    whether the run resumed a paused thread."""
+
+    @property
+    def graph(self) -> RoutedGraph: ...
+
+    @property
+    def result(self) -> _Result: ...
+
+    @property
+    def state(self) -> Mapping[str, Any]: ...
+
+    @property
+    def resumed(self) -> bool: ...
 
 
 class LearnsFromFeedback(ABC):
@@ -134,21 +183,22 @@ class FeedbackLog:
         return out
 
 
-def _router_spec(graph: Graph, node: str) -> tuple[str, dict[str, Any]] | None:
+def _router_spec(graph: RoutedGraph, node: str) -> tuple[str, dict[str, Any]] | None:
     """(strategy, options) of the router a router or agent node uses, from the config."""
-    spec = graph.config.nodes.get(node)
-    if spec is None:
+    try:
+        router = find_node(graph.config, node).router
+    except ConfigError:
         return None
-    fields = spec.fields
-    if spec.kind == "router":
-        return str(fields.get("strategy", "rules")), dict(fields.get("options") or {})
-    if fields.get("router"):
-        return str(fields["router"]), dict(fields.get("router_options") or {})
-    return None
+    return (router.strategy, router.options) if router is not None else None
+
+
+def log_routing_decisions(run: FinishedRun) -> int:
+    """The ``on_run_end`` hook every graph has: :func:`remember_run` for a finished run."""
+    return remember_run(run.graph, run.state, run.result.thread_id, resumed=run.resumed)
 
 
 def remember_run(
-    graph: Graph,
+    graph: RoutedGraph,
     values: Mapping[str, Any],
     run_id: str,
     *,
@@ -183,7 +233,7 @@ def remember_run(
                 "strategy": spec[0],
                 "options": router_cls.logged_options(spec[1]),
                 "target": decision["target"],
-                "text": None if metadata.get(_SENSITIVE) else str(values.get("task", "")),
+                "text": None if metadata.get(SENSITIVE_KEY) else str(values.get("task", "")),
             }
         )
     if not entries:
@@ -202,13 +252,20 @@ def remember_run(
 @functools.lru_cache(maxsize=32)
 def _learner(strategy: str, options_json: str, registry: Registry) -> Any:
     """A router rebuilt from a logged decision (cached: a learned router loads its model once)."""
-    return registry.get(PluginKind.ROUTERS, strategy)(json.loads(options_json))
+    return registry.build(PluginKind.ROUTERS, strategy, json.loads(options_json), path="options")
 
 
 def apply_feedback(
     run_id: str, score: float, *, log: FeedbackLog | None = None, registry: Registry | None = None
 ) -> FeedbackOutcome:
     """Score run ``run_id``: log it and let each router that routed the run learn from it.
+
+    Args:
+        run_id: The run's thread id.
+        score: From 0 (wrong) to 1 (right).
+        log: The feedback log (default: under ``FUSIONSDK_HOME``).
+        registry: The registry of the graph that ran, which rebuilds its routers (the graph's
+            and the CLI's entry points pass it; default: the ambient registry).
 
     Raises:
         ConfigError: A score that is not a number between 0 and 1 (at ``score``).
@@ -235,8 +292,8 @@ def apply_feedback(
     updated = []
     for entry in pending:
         options = json.dumps(entry.get("options") or {}, sort_keys=True)
-        router = _learner(str(entry["strategy"]), options, registry or default_registry())
-        request = RouteRequest(entry.get("text") or "", {_SENSITIVE: entry.get("text") is None})
+        router = _learner(str(entry["strategy"]), options, registry or ambient_registry())
+        request = RouteRequest(entry.get("text") or "", {SENSITIVE_KEY: entry.get("text") is None})
         if router.learn(request, str(entry["target"]), float(score)):
             updated.append(f"{entry['node']} -> {entry['target']}")
     return FeedbackOutcome(run_id, float(score), len(pending), updated)

@@ -37,8 +37,9 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from fusionsdk.errors import ConfigError, GraphError
-from fusionsdk.fusion.weights_file import locked
+from fusionsdk.files import locked
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import Registry
 from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
 from fusionsdk.routing.embedding import embed_unit, shared_embedder
 from fusionsdk.routing.feedback import LearnsFromFeedback
@@ -76,7 +77,7 @@ def choose(
     return best, f"best predicted success {predicted[best]:.3f} less cost {cost_weight:g} x relative cost"
 
 
-class LearnedRouter(Router, LearnsFromFeedback):
+class LearnedRouter(Router["LearnedRouter.Options"], LearnsFromFeedback):
     """Predict each model's chance of success from the prompt with a model trained on
     evaluation data, then pick the cheapest good-enough model (or the best quality-cost
     trade-off); learns online from feedback."""
@@ -116,8 +117,10 @@ class LearnedRouter(Router, LearnsFromFeedback):
                     raise ValueError(f"the cost of '{model}' must be at least 0, got {cost}")
             return costs
 
-    def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: PluginOptions | dict[str, Any] | None = None, *, registry: Registry | None = None
+    ) -> None:
+        super().__init__(options, registry=registry)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._model = self._load()
@@ -125,7 +128,7 @@ class LearnedRouter(Router, LearnsFromFeedback):
     @property
     def path(self) -> Path:
         """The model file."""
-        return self.options.model_file  # type: ignore[attr-defined,no-any-return]
+        return self.options.model_file
 
     @classmethod
     def logged_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,17 +164,19 @@ class LearnedRouter(Router, LearnsFromFeedback):
     def predict(self, texts: Sequence[str], model: RouterModel | None = None) -> np.ndarray:
         """Predicted success (texts x the file's models)."""
         model = model or self.model
-        embedder = shared_embedder(model.embedder, model.embedder_options, "model_file")
+        embedder = shared_embedder(
+            model.embedder, model.embedder_options, "model_file", registry=self.registry
+        )
         return model.predictor.predict(embed_unit(embedder, texts))
 
     def costs(self, model: RouterModel | None = None) -> dict[str, float]:
         """USD per request by model: the file's means, overridden by ``costs``."""
-        return {**(model or self.model).costs, **self.options.costs}  # type: ignore[attr-defined]
+        return {**(model or self.model).costs, **self.options.costs}
 
     async def route(self, request: RouteRequest, targets: Sequence[str]) -> RouteDecision:
         if not targets:
             raise GraphError("learned router: no targets to choose from")
-        opts: LearnedRouter.Options = self.options  # type: ignore[assignment]
+        opts: LearnedRouter.Options = self.options
         model = self.model
         known = [t for t in dict.fromkeys(targets) if t in model.models]
         if not known:
@@ -196,7 +201,9 @@ class LearnedRouter(Router, LearnsFromFeedback):
             if target not in model.models:
                 return False
             if request.text:
-                embedder = shared_embedder(model.embedder, model.embedder_options, "model_file")
+                embedder = shared_embedder(
+                    model.embedder, model.embedder_options, "model_file", registry=self.registry
+                )
                 vector = embed_unit(embedder, [request.text])[0]
                 model.predictor.learn(vector, model.models.index(target), float(score))
             model.record(target, score)

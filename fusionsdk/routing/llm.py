@@ -29,8 +29,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fusionsdk.errors import ConfigError, FusionError, GraphError
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.errors import FusionError, GraphError
+from fusionsdk.plugin import PluginOptions, check_models
 from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
 
 __all__ = ["DEFAULT_PROMPT", "LLMRoute", "LLMRouter", "parse_route"]
@@ -80,10 +80,11 @@ def parse_route(reply: str, names: Sequence[str]) -> str | None:
     return None
 
 
-class LLMRouter(Router):
+class LLMRouter(Router["LLMRouter.Options"]):
     """Ask a classifier model which route the request belongs to (see the module docstring)."""
 
     deterministic: ClassVar[bool] = False  # a model's reply may vary
+    model_refs: ClassVar[tuple[str, ...]] = ("model",)
 
     class Options(PluginOptions):
         """Options of llm.
@@ -116,7 +117,7 @@ class LLMRouter(Router):
         self._models: Mapping[str, Any] = {}
 
     def declared_targets(self) -> list[str]:
-        opts: LLMRouter.Options = self.options  # type: ignore[assignment]
+        opts: LLMRouter.Options = self.options
         targets = [r.target for r in opts.routes] + ([opts.default] if opts.default else [])
         return list(dict.fromkeys(targets))
 
@@ -126,19 +127,16 @@ class LLMRouter(Router):
         Raises:
             ConfigError: ``model`` is not a graph model (at ``options.model``).
         """
-        name = self.options.model  # type: ignore[attr-defined]
-        if name not in models:
-            known = ", ".join(sorted(models)) or "none"
-            raise ConfigError(f"unknown model '{name}' (known: {known})", path="options.model")
+        check_models(self, models, "options")
         self._models = models
 
     def _routes(self, targets: Sequence[str]) -> list[LLMRoute]:
-        opts: LLMRouter.Options = self.options  # type: ignore[assignment]
+        opts: LLMRouter.Options = self.options
         described = [r for r in opts.routes if r.target in targets]
         return described or [LLMRoute(target=t) for t in dict.fromkeys(targets) if t != opts.default]
 
     def _fallback(self, targets: Sequence[str], why: str) -> RouteDecision:
-        default = self.options.default  # type: ignore[attr-defined]
+        default = self.options.default
         if default is not None and default in targets:
             return RouteDecision(default, f"{why}: default")
         raise GraphError(f"llm router: {why}, and no default among the targets")
@@ -146,7 +144,7 @@ class LLMRouter(Router):
     async def route(self, request: RouteRequest, targets: Sequence[str]) -> RouteDecision:
         if not targets:
             raise GraphError("llm router: no targets to choose from")
-        opts: LLMRouter.Options = self.options  # type: ignore[assignment]
+        opts: LLMRouter.Options = self.options
         if opts.model not in self._models:
             raise GraphError("llm router: no models bound; it runs inside a graph (router or agent node)")
         routes = self._routes(targets)

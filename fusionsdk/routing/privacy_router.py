@@ -2,7 +2,7 @@
 strategy.
 
 A request is sensitive when its metadata says ``sensitive: true`` or a detector finds personal
-data in its text (see :mod:`fusionsdk.routing.privacy`). For those, only targets known to be
+data in its text (see :mod:`fusionsdk.providers.privacy`). For those, only targets known to be
 local are offered to the inner strategy: models with ``locality: local`` (the router learns the
 models of its graph through :meth:`~fusionsdk.routing.base.Router.bind`) and the targets listed
 in ``local`` (router-node targets are nodes: list those that use local models only). When none
@@ -28,15 +28,16 @@ from typing import Any
 from pydantic import Field
 
 from fusionsdk.config.privacy import PrivacySpec
-from fusionsdk.errors import ConfigError, GraphError, PluginError, PrivacyViolation
+from fusionsdk.errors import ConfigError, GraphError, PrivacyViolation
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.providers.privacy import PrivacyPolicy
+from fusionsdk.registry import Registry
 from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
-from fusionsdk.routing.privacy import PrivacyPolicy
 
 __all__ = ["PrivacyRouter"]
 
 
-class PrivacyRouter(Router):
+class PrivacyRouter(Router["PrivacyRouter.Options"]):
     """Filter targets to local ones for sensitive requests; delegate to ``strategy``."""
 
     class Options(PluginOptions):
@@ -56,23 +57,25 @@ class PrivacyRouter(Router):
         local: list[str] = Field(default_factory=list)
         detect: bool = True
 
-    def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        opts: PrivacyRouter.Options = self.options  # type: ignore[assignment]
+    def __init__(
+        self, options: PluginOptions | dict[str, Any] | None = None, *, registry: Registry | None = None
+    ) -> None:
+        super().__init__(options, registry=registry)
+        opts: PrivacyRouter.Options = self.options
         self._models: Mapping[str, Any] = {}
         self._policy = PrivacyPolicy(PrivacySpec(detect=opts.detect))
         self._inner: Router | None = None
         if opts.strategy is not None:
-            self._inner = _build_inner(opts.strategy, opts.options)
+            self._inner = _build_inner(opts.strategy, opts.options, self.registry)
             self.deterministic = type(self._inner).deterministic  # type: ignore[misc]
 
     def declared_targets(self) -> list[str]:
-        opts: PrivacyRouter.Options = self.options  # type: ignore[assignment]
+        opts: PrivacyRouter.Options = self.options
         inner = self._inner.declared_targets() if self._inner is not None else []
         return list(dict.fromkeys([*inner, *opts.local]))
 
     def bind(self, models: Mapping[str, Any]) -> None:
-        opts: PrivacyRouter.Options = self.options  # type: ignore[assignment]
+        opts: PrivacyRouter.Options = self.options
         self._models = models
         hub_policy = getattr(models, "privacy", None)
         if opts.detect and isinstance(hub_policy, PrivacyPolicy):
@@ -82,7 +85,7 @@ class PrivacyRouter(Router):
 
     def is_local(self, target: str) -> bool:
         """Whether ``target`` is listed in ``local`` or is a bound model with locality local."""
-        opts: PrivacyRouter.Options = self.options  # type: ignore[assignment]
+        opts: PrivacyRouter.Options = self.options
         if target in opts.local:
             return True
         model = self._models.get(target)
@@ -120,16 +123,14 @@ class PrivacyRouter(Router):
         return await self._inner.route(request, targets)
 
 
-def _build_inner(strategy: str, options: dict[str, Any]) -> Router:
-    """The inner router ``strategy`` with its options validated (paths under ``options``)."""
-    from fusionsdk.config.validation import validate_model
-    from fusionsdk.registry import PluginKind, default_registry
+def _build_inner(strategy: str, options: dict[str, Any], registry: Registry) -> Router[Any]:
+    """The inner router ``strategy`` from ``registry``, its options validated (paths under
+    ``options``)."""
+    from fusionsdk.registry import PluginKind
 
     if strategy == "privacy":
         raise ConfigError("the privacy router cannot wrap itself", path="options.strategy")
-    try:
-        inner_cls = default_registry().get(PluginKind.ROUTERS, strategy)
-    except PluginError as err:
-        raise ConfigError(str(err), path="options.strategy") from None
-    router: Router = inner_cls(validate_model(inner_cls.Options, options, "options.options"))
+    router: Router[Any] = registry.build(
+        PluginKind.ROUTERS, strategy, options, path="options.options", name_path="options.strategy"
+    )
     return router

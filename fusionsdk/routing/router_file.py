@@ -1,7 +1,7 @@
 """The model file of the ``learned`` router: its format, reading and atomic writing.
 
 ``fusionsdk router train`` writes one; the router reads it (``model_file:``) and, given feedback,
-updates it in place under a lock (as :mod:`fusionsdk.fusion.weights_file` does for vote
+updates it in place under a lock (:mod:`fusionsdk.files`, as ``weighted_vote`` does for vote
 weights). It is JSON; arrays are base64 float32 with their shape::
 
     {
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.fusion.weights_file import read_json_file, write_weights
+from fusionsdk.files import read_json_file, write_json_file
 from fusionsdk.routing.predictors import PREDICTORS, Predictor
 
 __all__ = ["FORMAT_VERSION", "RouterModel", "read_router_model", "write_router_model"]
@@ -201,4 +201,4 @@ def read_router_model(path: Path) -> RouterModel:
 
 def write_router_model(path: Path, model: RouterModel) -> None:
     """Write a router model file atomically (a temporary file, then a rename)."""
-    write_weights(path, model.to_json())
+    write_json_file(path, model.to_json())

@@ -74,7 +74,7 @@ class Rule(BaseModel):
         return ", ".join(reasons) or "unconditional rule"
 
 
-class RulesRouter(Router):
+class RulesRouter(Router["RulesRouter.Options"]):
     """Try ``routes`` in order; the first rule that matches picks the target, else ``default``."""
 
     class Options(PluginOptions):
@@ -89,12 +89,12 @@ class RulesRouter(Router):
         default: str | None = None
 
     def declared_targets(self) -> list[str]:
-        opts: RulesRouter.Options = self.options  # type: ignore[assignment]
+        opts: RulesRouter.Options = self.options
         targets = [r.target for r in opts.routes] + ([opts.default] if opts.default else [])
         return list(dict.fromkeys(targets))
 
     async def route(self, request: RouteRequest, targets: Sequence[str]) -> RouteDecision:
-        opts: RulesRouter.Options = self.options  # type: ignore[assignment]
+        opts: RulesRouter.Options = self.options
         for i, rule in enumerate(opts.routes):
             reason = rule.why(request)
             if reason is not None and rule.target in targets:

@@ -3,7 +3,7 @@
 Each route lists utterances typical of it. A request scores, for each route, its highest cosine
 similarity to the route's utterances; the best-scoring route whose score reaches the route's
 ``threshold`` wins, else ``default``. Thresholds can be fitted from labelled examples with
-``fusionsdk routes fit`` (:mod:`fusionsdk.routing.semantic_fit`), which writes a routes file::
+``fusionsdk routes fit`` (:mod:`fusionsdk.tuning.semantic_routes`), which writes a routes file::
 
     {"version": 1, "embedder": "hashing", "embedder_options": {}, "default": "chat",
      "routes": [{"target": "math", "utterances": ["solve 3x + 2 = 11"], "threshold": 0.41}]}
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import Registry
 from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
 from fusionsdk.routing.embedding import default_embedder, embed_unit, shared_embedder
 
@@ -86,7 +87,7 @@ def read_routes_file(path: Path) -> dict[str, Any]:
     return data
 
 
-class SemanticRouter(Router):
+class SemanticRouter(Router["SemanticRouter.Options"]):
     """Pick the route whose example utterances are most similar to the request (cosine of
     embeddings), if that similarity reaches the route's threshold; else ``default``."""
 
@@ -128,22 +129,24 @@ class SemanticRouter(Router):
                 raise ValueError(f"two routes go to '{duplicate}': merge their utterances")
             return self
 
-    def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        opts: SemanticRouter.Options = self.options  # type: ignore[assignment]
+    def __init__(
+        self, options: PluginOptions | dict[str, Any] | None = None, *, registry: Registry | None = None
+    ) -> None:
+        super().__init__(options, registry=registry)
+        opts: SemanticRouter.Options = self.options
         self.default = opts.default
         self.embedder_name, self.embedder_options = opts.embedder, dict(opts.embedder_options)
         self.routes = list(opts.routes)
         if opts.routes_file is not None:
             self._load_file(opts.routes_file)
         if self.embedder_name is not None:  # a named embedder is checked now (its model loads later)
-            shared_embedder(self.embedder_name, self.embedder_options)
+            shared_embedder(self.embedder_name, self.embedder_options, registry=self.registry)
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
         self._owners: np.ndarray | None = None
 
     def _load_file(self, path: Path) -> None:
-        opts: SemanticRouter.Options = self.options  # type: ignore[assignment]
+        opts: SemanticRouter.Options = self.options
         data = read_routes_file(path)
         fitted_with = data.get("embedder")
         if opts.embedder is not None and fitted_with not in (None, opts.embedder):
@@ -164,14 +167,15 @@ class SemanticRouter(Router):
 
     def thresholds(self) -> list[float]:
         """Each route's threshold (the router's ``threshold`` where the route sets none)."""
-        fallback = self.options.threshold  # type: ignore[attr-defined]
+        fallback = self.options.threshold
         return [fallback if r.threshold is None else r.threshold for r in self.routes]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings of ``texts`` with the router's embedder."""
         if self.embedder_name is None:
-            self.embedder_name = default_embedder()
-        return embed_unit(shared_embedder(self.embedder_name, self.embedder_options), texts)
+            self.embedder_name = default_embedder(self.registry)
+        embedder = shared_embedder(self.embedder_name, self.embedder_options, registry=self.registry)
+        return embed_unit(embedder, texts)
 
     def _utterances(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:  # embedded once, on first use: building a router stays cheap

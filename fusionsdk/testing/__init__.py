@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk.testing.fakes import FakeEmbedder, FakeProvider, fake_model
+from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, responding_model, scripted
 
 if TYPE_CHECKING:
     from fusionsdk.testing.conformance import (
@@ -54,7 +55,12 @@ __all__ = [
     "RouterConformance",
     "ScorerConformance",
     "ToolConformance",
+    "context_of",
     "fake_model",
+    "prompt_of",
+    "requests_of",
+    "responding_model",
+    "scripted",
 ]
 
 

@@ -42,7 +42,7 @@ __all__ = ["FakeEmbedder", "FakeProvider", "fake_model"]
 Step = str | BaseException
 
 
-class FakeProvider(Provider):
+class FakeProvider(Provider["FakeProvider.Options"]):
     """Answers from a script, in order (cycling), or echoes the last message.
 
     Every request it receives is kept in :attr:`requests`, so tests can assert on what was sent.
@@ -65,7 +65,7 @@ class FakeProvider(Provider):
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         super().__init__(spec, options)
-        opts: FakeProvider.Options = self.options  # type: ignore[assignment]
+        opts: FakeProvider.Options = self.options
         self.script: list[Step] = list(opts.responses)
         self.requests: list[CompletionRequest] = []
         self._counter = itertools.count()
@@ -85,13 +85,13 @@ class FakeProvider(Provider):
         return step
 
     def _logprobs(self, text: str) -> tuple[TokenLogprob, ...] | None:
-        opts: FakeProvider.Options = self.options  # type: ignore[assignment]
+        opts: FakeProvider.Options = self.options
         if opts.logprob is None:
             return None
         return tuple(TokenLogprob(word, opts.logprob) for word in text.split())
 
     async def complete(self, request: CompletionRequest) -> ProviderResponse:
-        opts: FakeProvider.Options = self.options  # type: ignore[assignment]
+        opts: FakeProvider.Options = self.options
         if opts.delay_s:
             await asyncio.sleep(opts.delay_s)
         text = self._next(request)
@@ -122,7 +122,7 @@ def fake_model(name: str = "fake", script: Sequence[Step] = (), **spec: Any) -> 
     return Model(model_spec, provider, CircuitBreaker(model_spec.deployment, model_spec.breaker))
 
 
-class FakeEmbedder(Embedder):
+class FakeEmbedder(Embedder["FakeEmbedder.Options"]):
     """Deterministic embeddings from a hash of the text's words (similar texts share words,
     so they land near each other). No model, no network."""
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from fusionsdk.errors import FusionError
-from fusionsdk.plugin import PluginBase
+from fusionsdk.plugin import OptionsT, PluginBase
 
 __all__ = ["Tool"]
 
 
-class Tool(PluginBase, ABC):
+class Tool(PluginBase[OptionsT], ABC):
     """Base class of tools. Their output is untrusted data, never instructions."""
 
     description: ClassVar[str] = ""

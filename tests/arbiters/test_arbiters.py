@@ -19,7 +19,7 @@ from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.fusion.base import Candidate
 from fusionsdk.graph import compile_config
 from fusionsdk.testing import FakeEmbedder
-from tests.arbiters.fakes import context_of, prompt_of, requests_of, responding_model, scripted
+from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, responding_model, scripted
 
 PRICED = {"prices": {"input_usd_per_mtok": 1000, "output_usd_per_mtok": 1000}}
 SPLIT = [Candidate("a", "Paris"), Candidate("b", "Lyon"), Candidate("c", "Nice")]

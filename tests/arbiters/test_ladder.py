@@ -10,7 +10,7 @@ from fusionsdk.arbiters.ladder import EscalationLadder
 from fusionsdk.errors import BudgetExceeded, ConfigError
 from fusionsdk.fusion.base import Candidate
 from fusionsdk.graph import compile_config
-from tests.arbiters.fakes import context_of, requests_of, scripted
+from fusionsdk.testing.scripted import context_of, requests_of, scripted
 
 PRICED = {"prices": {"input_usd_per_mtok": 1000, "output_usd_per_mtok": 1000}}
 SPLIT = [Candidate("a", "Paris"), Candidate("b", "Lyon"), Candidate("c", "Nice")]

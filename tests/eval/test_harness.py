@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.config.file import load_config
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.base import Scorer
 from fusionsdk.eval.harness import evaluate, split_rows
 from fusionsdk.eval.report import render_html
 from fusionsdk.eval.sweep import set_path, sweep
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.graph import compile_file
 from fusionsdk.providers.replay import load_replay
 

@@ -23,7 +23,7 @@ from fusionsdk.fusion.similarity import lexical_similarities
 from fusionsdk.fusion.synthesize import MixtureOfAgents
 from fusionsdk.graph import compile_config
 from fusionsdk.providers.base import TokenLogprob
-from tests.arbiters.fakes import context_of, prompt_of, requests_of, responding_model, scripted
+from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, responding_model, scripted
 
 PRICED = {"prices": {"input_usd_per_mtok": 1000, "output_usd_per_mtok": 1000}}
 

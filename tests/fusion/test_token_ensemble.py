@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fusionsdk.errors import ConfigError
-from fusionsdk.fusion._llama_session import LlamaSession
+from fusionsdk.errors import ConfigError, PrivacyViolation
+from fusionsdk.fusion._token_session import TokenSession
 from fusionsdk.fusion._token_union import (
     END,
     Proposal,
@@ -26,6 +26,7 @@ from fusionsdk.fusion._token_union import (
 from fusionsdk.fusion.base import FusionContext
 from fusionsdk.fusion.token_ensemble import TokenEnsemble, _decode
 from fusionsdk.graph import compile_config
+from fusionsdk.providers.hub import ModelHub
 from fusionsdk.registry import PluginKind, default_registry
 from fusionsdk.testing import fake_model
 
@@ -149,7 +150,8 @@ def test_stop_gate_streams_the_stripped_answer() -> None:
 
 
 class FakeEngine:
-    """Stands in for :class:`LlamaEngine`: a vocabulary and a model that wants to write ``target``.
+    """Stands in for a model's :class:`~fusionsdk.providers.base.TokenScorer`: a vocabulary and a
+    model that wants to write ``target``.
 
     The next token's probability is highest for the longest token that continues the target,
     lower for shorter ones; once the target is written (or the text left it) the model ends.
@@ -160,11 +162,8 @@ class FakeEngine:
         self.target = target
         self.prompt = prompt
         self.end_tokens = np.array([FakeVocabulary.EOS])
-        self.llama = self
+        self.context_size = 64
         self.evaluated: list[list[int]] = []
-
-    def n_ctx(self) -> int:
-        return 64
 
     def detokenize(self, tokens: list[int]) -> bytes:
         return "".join(self.vocabulary.tokens[t] for t in tokens).encode()
@@ -190,10 +189,10 @@ class FakeEngine:
 
 def ensemble(
     *members: tuple[str, FakeEngine, float], stops: tuple[str, ...] = ()
-) -> tuple[str, list[str], list[LlamaSession]]:
+) -> tuple[str, list[str], list[TokenSession]]:
     """Run the ensemble loop on fake engines: the answer, the streamed pieces, the sessions."""
     sessions = [
-        LlamaSession(name, engine, [1] * engine.prompt, weight)  # type: ignore[arg-type]
+        TokenSession(name, engine, [1] * engine.prompt, weight)  # type: ignore[arg-type]
         for name, engine, weight in members
     ]
     options = TokenEnsemble.Options(models=[name for name, _, _ in members], max_tokens=20, top_k=4)
@@ -269,6 +268,15 @@ async def test_a_model_that_is_not_embedded_llama_cpp_is_named() -> None:
     assert caught.value.path == "options.models[0]"
     with pytest.raises(ConfigError, match=r"unknown model 'gpt' \(known: judge\)"):
         await TokenEnsemble({"models": ["gpt"]}).fuse("q", [], context)
+
+
+async def test_the_adapter_applies_the_privacy_gate_before_loading_a_model() -> None:
+    spec = {"provider": "llamacpp", "model": "smollm2-135m-instruct", "locality": "hosted"}
+    hub = ModelHub.from_dict({"version": 1, "models": {"remote": spec}})
+    assert hub["remote"].scores_tokens and not fake_model("judge", ["x"]).scores_tokens
+    context = FusionContext(models={"remote": hub["remote"]}, metadata={"sensitive": True})
+    with pytest.raises(PrivacyViolation):
+        await TokenEnsemble({"models": ["remote"]}).fuse("What is the capital of France?", [], context)
 
 
 async def test_the_fuse_node_runs_it_with_no_candidates_before_it() -> None:

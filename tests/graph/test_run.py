@@ -242,3 +242,30 @@ def test_sync_run_and_notebook_repr() -> None:
     graph = compile_config(routed())
     assert graph.run("hello").answer == "cheap answer"
     assert graph._repr_markdown_().startswith("```mermaid")
+
+
+async def test_on_run_end_hooks_observe_finished_runs_but_not_evaluation_runs() -> None:
+    graph = compile_config(config({"a": fake("18"), "b": fake("18"), "c": fake("17")}))
+    seen: list[Any] = []
+
+    async def later(end: Any) -> None:
+        seen.append(("async", end.result.thread_id))
+
+    graph.on_run_end += [seen.append, later]
+    result = await graph.arun("How many?", metadata={"row_id": "r1"})
+    end = seen[0]
+    assert end.graph is graph and end.result == result and not end.resumed
+    assert end.state["task"] == "How many?" and end.state["metadata"] == {"row_id": "r1"}
+    assert seen[1] == ("async", result.thread_id)
+    events = [event async for event in graph.astream("again")]
+    assert len(seen) == 4 and seen[2].result == events[-1].result
+    await graph.arun("measured", evaluation=True)
+    assert len(seen) == 4
+    with pytest.raises(GraphError, match="evaluation run keeps nothing"):
+        await graph.arun("measured", evaluation=True, checkpoint=True)
+
+
+async def test_run_results_take_feedback_through_the_graphs_registry() -> None:
+    graph = compile_config(config({"a": fake("18"), "b": fake("18"), "c": fake("17")}))
+    result = await graph.arun("How many?")
+    assert result._registry is graph.context.registry

@@ -85,7 +85,7 @@ async def test_aembed_is_awaitable(stub: EmbeddingServer) -> None:
 
 
 def test_send_dimensions_asks_for_shorter_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fusionsdk.providers._litellm import litellm
+    from fusionsdk.providers.litellm_boundary import litellm
 
     seen: dict[str, Any] = {}
 

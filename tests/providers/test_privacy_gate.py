@@ -144,7 +144,7 @@ async def test_detection_off_still_honours_the_explicit_flag() -> None:
 
 
 async def test_custom_detectors_plug_into_the_hub() -> None:
-    from fusionsdk.routing.privacy import Finding
+    from fusionsdk.providers.privacy import Finding
 
     class ProjectCodenames:
         name = "codenames"

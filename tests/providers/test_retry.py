@@ -6,7 +6,7 @@ import pytest
 
 from fusionsdk.config.models import RetrySpec
 from fusionsdk.errors import AuthError, ProviderUnavailable, RateLimited
-from fusionsdk.providers._litellm import parse_retry_after
+from fusionsdk.providers.litellm_boundary import parse_retry_after
 from fusionsdk.providers.retry import call_with_retries, retrying, wait_seconds
 
 

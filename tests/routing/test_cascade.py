@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder
+from fusionsdk.answers import normalize_answer
 from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.eval.base import Scorer
 from fusionsdk.eval.harness import evaluate
-from fusionsdk.fusion.majority_vote import normalize_answer
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.graph.run import Graph
 from fusionsdk.providers.replay import load_replay
 from fusionsdk.routing.cascade import (

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.errors import ConfigError, GraphError
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.graph.run import Graph
 from fusionsdk.routing.feedback import FeedbackLog, apply_feedback, remember_run
 from fusionsdk.routing.router_file import read_router_model, write_router_model
-from fusionsdk.routing.training import TrainingSet, fit_router_model
+from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
 
 TEXTS = [f"compute {a} plus {b}" for a in range(10) for b in (1, 2)] + [
     f"a poem about {w}" for w in "abcdefghij"
@@ -94,7 +94,7 @@ async def test_graph_feedback_and_the_router_learning_from_it(model_file: Path) 
 
 
 async def test_evaluation_runs_are_not_logged(model_file: Path, tmp_path: Path) -> None:
-    await graph(model_file).arun("compute 1 plus 1", checkpoint=False)
+    await graph(model_file).arun("compute 1 plus 1", evaluation=True)
     assert log_entries(tmp_path) == []
     with pytest.raises(GraphError, match="no run has been logged"):
         apply_feedback("nope", 1.0)

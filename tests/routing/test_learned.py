@@ -1,4 +1,4 @@
-"""The ``learned`` router: predictors, the model file, decisions, online updates and training."""
+"""The ``learned`` router: predictors, the model file, decisions and online updates."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fusionsdk.config.file import load_config
+from fusionsdk.answers import normalize_answer
 from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.eval.base import Scorer
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.providers.replay import load_replay
 from fusionsdk.routing.base import RouteRequest
 from fusionsdk.routing.learned import LearnedRouter, choose
 from fusionsdk.routing.predictors import PREDICTORS
 from fusionsdk.routing.router_file import read_router_model, write_router_model
-from fusionsdk.routing.training import TrainingSet, fit_router_model, routed_models, train_config
+from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "replay.yaml"
@@ -61,10 +60,11 @@ def test_every_method_learns_which_model_fits_which_topic(method: str) -> None:
     fit = fit_router_model(topics(), method=method, embedder="hashing", seed=1)
     assert fit.brier is not None and fit.brier < fit.brier_prior  # the text tells the topics apart
     x = fit.model.predictor
+    from fusionsdk.registry import default_registry
     from fusionsdk.routing.embedding import embed_unit, shared_embedder
 
     probe = embed_unit(
-        shared_embedder("hashing"),
+        shared_embedder("hashing", registry=default_registry()),
         ["compute 20 plus 3 and multiply the sum by 4", "write a short poem about snow in the evening"],
     )
     predicted = x.predict(probe)
@@ -75,9 +75,11 @@ def test_every_method_learns_which_model_fits_which_topic(method: str) -> None:
 @pytest.mark.parametrize("method", sorted(PREDICTORS))
 def test_online_learning_moves_the_prediction(method: str) -> None:
     fit = fit_router_model(topics(), method=method, embedder="hashing", holdout=0)
+    from fusionsdk.registry import default_registry
     from fusionsdk.routing.embedding import embed_unit, shared_embedder
 
-    x = embed_unit(shared_embedder("hashing"), ["compute 5 plus 5 and multiply the sum by 5"])
+    embedder = shared_embedder("hashing", registry=default_registry())
+    x = embed_unit(embedder, ["compute 5 plus 5 and multiply the sum by 5"])
     before = fit.model.predictor.predict(x)[0, 2]
     for _ in range(5):
         fit.model.predictor.learn(x[0], 2, 0.0)
@@ -204,40 +206,3 @@ def test_concurrent_feedback_all_counts(model_file: Path) -> None:
         thread.join()
     model = read_router_model(model_file)
     assert model.feedback == 20 and model.counts["bard"][0] == len(POEMS) + 20
-
-
-def test_training_set_from_a_report_and_bad_fits() -> None:
-    data = topics()
-    assert data.mean_costs() == {"calc": 0.001, "bard": 0.001, "big": 0.01}
-    with pytest.raises(ConfigError, match="method"):
-        fit_router_model(data, method="forest", embedder="hashing")
-    with pytest.raises(ConfigError, match="settings"):
-        fit_router_model(data, method="knn", embedder="hashing", settings={"depth": 3})
-    with pytest.raises(ConfigError, match="at least 2 prompts"):
-        fit_router_model(TrainingSet(["x"], ["a"], np.ones((1, 1)), np.ones((1, 1))), embedder="hashing")
-    with pytest.raises(ConfigError, match="embeddings"):
-        fit_router_model(data, embedder="hashing", embeddings=np.zeros((2, 4)))
-    with pytest.raises(ConfigError, match="nothing to train on"):
-        TrainingSet.from_report([], {})
-    with pytest.raises(ConfigError, match="different models"):
-        _ = data + TrainingSet(["x"], ["other"], np.ones((1, 1)), np.ones((1, 1)))
-
-
-async def test_train_config_on_the_replay_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    fit = await train_config(load_config(EXAMPLE), ROWS, LastNumber(), method="logistic", embedder="hashing")
-    model = fit.model
-    assert (
-        model.models == ["gpt4o", "llama405b", "sonnet", "flash", "mini"] and model.extra["node"] == "panel"
-    )
-    assert len(fit.data.texts) == 40 and model.costs["flash"] < model.costs["gpt4o"]
-    assert sum(model.counts["gpt4o"]) == 40
-    with pytest.raises(ConfigError, match="method"):
-        await train_config(load_config(EXAMPLE), ROWS, LastNumber(), method="forest")
-
-
-def test_routed_models_finds_the_node() -> None:
-    config = load_config(EXAMPLE)
-    assert routed_models(config)[0] == "panel"
-    with pytest.raises(ConfigError, match="'vote' is not a routed agent or a panel"):
-        routed_models(config, "vote")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.errors import ConfigError, GraphError, ProviderUnavailable
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.graph.run import Graph
 from fusionsdk.routing.base import RouteRequest
 from fusionsdk.routing.llm import LLMRouter, parse_route

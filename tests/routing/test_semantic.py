@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.errors import ConfigError, GraphError, PluginError
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.memory.base import Embedder
 from fusionsdk.memory.embedders.hashing import HashingEmbedder
 from fusionsdk.plugin import PluginOptions
@@ -17,8 +17,8 @@ from fusionsdk.registry import Registry
 from fusionsdk.routing.base import RouteRequest
 from fusionsdk.routing.embedding import default_embedder
 from fusionsdk.routing.semantic import SemanticRouter
-from fusionsdk.routing.semantic_fit import fit_thresholds, read_examples, write_routes_file
 from fusionsdk.settings import Settings
+from fusionsdk.tuning.semantic_routes import fit_thresholds, read_examples, write_routes_file
 
 ROUTES: list[dict[str, Any]] = [
     {

@@ -289,7 +289,7 @@ class TestLearnedRouter(RouterConformance):
         import numpy as np
 
         from fusionsdk.routing.router_file import write_router_model
-        from fusionsdk.routing.training import TrainingSet, fit_router_model
+        from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
 
         texts = ["summarise the report", "add two numbers", "translate hello", "write a long analysis"]
         labels = np.array([[0, 1, 1], [1, 1, 1], [1, 1, 1], [0, 0, 1]], dtype=float)

@@ -313,7 +313,12 @@ def test_exports_are_pinned() -> None:
         "RouterConformance",
         "ScorerConformance",
         "ToolConformance",
+        "context_of",
         "fake_model",
+        "prompt_of",
+        "requests_of",
+        "responding_model",
+        "scripted",
     }
     for name in fusionsdk.testing.__all__:
         assert getattr(fusionsdk.testing, name) is not None

@@ -3,9 +3,9 @@
 =================  ==========================================================================
 name               scores
 =================  ==========================================================================
-``numeric``        the final number, within a tolerance (:func:`extract_number`)
+``numeric``        the final number, within a tolerance (:func:`~fusionsdk.answers.extract_number`)
 ``exact``          normalised exact match
-``choice``         the option letter of a multiple-choice answer (:func:`extract_choice`)
+``choice``         the option letter of a multiple-choice answer (:func:`~fusionsdk.answers.extract_choice`)
 ``python_literal`` equality after :func:`ast.literal_eval`
 ``math``           mathematical equivalence (LaTeX or plain, via math-verify and sympy)
 ``bleu``           sentence BLEU (sacreBLEU), 0 to 1
@@ -23,11 +23,11 @@ Example:
     1.0
 """
 
-from fusionsdk.eval.scorers._common import TextScorer, answer_field, normalize_text
-from fusionsdk.eval.scorers.choice import ChoiceScorer, extract_choice
+from fusionsdk.eval.scorers._common import TextScorer
+from fusionsdk.eval.scorers.choice import ChoiceScorer
 from fusionsdk.eval.scorers.exact import ExactScorer
 from fusionsdk.eval.scorers.math_equivalence import MathScorer
-from fusionsdk.eval.scorers.numeric import NumericScorer, extract_number
+from fusionsdk.eval.scorers.numeric import NumericScorer
 from fusionsdk.eval.scorers.python_literal import PythonLiteralScorer
 from fusionsdk.eval.scorers.text_overlap import BleuScorer, RougeScorer, lcs_length
 
@@ -40,9 +40,5 @@ __all__ = [
     "PythonLiteralScorer",
     "RougeScorer",
     "TextScorer",
-    "answer_field",
-    "extract_choice",
-    "extract_number",
     "lcs_length",
-    "normalize_text",
 ]

@@ -1,4 +1,4 @@
-"""What the built-in scorers share: input checks, text normalisation and the JSON answer field."""
+"""What the built-in scorers share: input checks and the [0, 1] range."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from abc import abstractmethod
 
 from fusionsdk.errors import FusionError
 from fusionsdk.eval.base import Scorer
-from fusionsdk.fusion.extractors import answer_field, normalize_text, strip_code_fence
 
-__all__ = ["TextScorer", "answer_field", "normalize_text", "strip_code_fence"]
+__all__ = ["TextScorer"]
 
 
 class TextScorer(Scorer):

@@ -7,18 +7,18 @@ from functools import cached_property
 
 from pydantic import Field, field_validator
 
+from fusionsdk.answers import ChoiceReader, normalize_text
 from fusionsdk.eval.scorers._common import TextScorer
-from fusionsdk.fusion.extractors import _ChoiceReader, extract_choice, normalize_text
 from fusionsdk.plugin import PluginOptions
 
-__all__ = ["ChoiceScorer", "extract_choice"]
+__all__ = ["ChoiceScorer"]
 
 
 class ChoiceScorer(TextScorer):
     """1 when prediction and reference choose the same option letter, else 0.
 
-    Letters are read with :func:`extract_choice`. A prediction without a readable choice scores
-    0. A reference without one is compared as normalised text instead.
+    Letters are read with :func:`~fusionsdk.answers.extract_choice`. A prediction without a
+    readable choice scores 0. A reference without one is compared as normalised text instead.
 
     Example:
         >>> ChoiceScorer().score("The answer is b.", "B")
@@ -45,8 +45,8 @@ class ChoiceScorer(TextScorer):
             return value
 
     @cached_property
-    def _reader(self) -> _ChoiceReader:
-        return _ChoiceReader(self.options.letters)  # type: ignore[attr-defined]
+    def _reader(self) -> ChoiceReader:
+        return ChoiceReader(self.options.letters)  # type: ignore[attr-defined]
 
     def _score(self, prediction: str, reference: str) -> float:
         expected = self._reader.read(reference)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fusionsdk.eval.scorers._common import TextScorer, normalize_text
+from fusionsdk.answers import normalize_text
+from fusionsdk.eval.scorers._common import TextScorer
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["ExactScorer"]
@@ -11,7 +12,7 @@ __all__ = ["ExactScorer"]
 class ExactScorer(TextScorer):
     """1 when prediction and reference are the same answer after normalisation, else 0.
 
-    Normalisation (:func:`~fusionsdk.eval.scorers.normalize_text`) applies Unicode NFKC, collapses
+    Normalisation (:func:`~fusionsdk.answers.normalize_text`) applies Unicode NFKC, collapses
     whitespace and drops trailing punctuation; the options add case folding, dropping all
     punctuation and dropping the English articles (as SQuAD's exact match does).
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from fusionsdk.eval.scorers._common import TextScorer, normalize_text
+from fusionsdk.answers import normalize_text
+from fusionsdk.eval.scorers._common import TextScorer
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["MathScorer"]

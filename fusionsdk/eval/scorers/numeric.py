@@ -6,17 +6,17 @@ import math
 
 from pydantic import Field
 
+from fusionsdk.answers import extract_number, normalize_text
 from fusionsdk.eval.scorers._common import TextScorer
-from fusionsdk.fusion.extractors import extract_number, normalize_text
 from fusionsdk.plugin import PluginOptions
 
-__all__ = ["NumericScorer", "extract_number"]
+__all__ = ["NumericScorer"]
 
 
 class NumericScorer(TextScorer):
     """1 when the final numbers of prediction and reference agree within a tolerance, else 0.
 
-    Numbers are read with :func:`extract_number`. A prediction without a number scores 0. A
+    Numbers are read with :func:`~fusionsdk.answers.extract_number`. A prediction without a number scores 0. A
     reference without a number is compared as normalised text instead (case, whitespace and
     trailing punctuation ignored), so that non-numeric items in a mixed set still get a score.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from fusionsdk.eval.scorers._common import TextScorer, strip_code_fence
+from fusionsdk.answers import strip_code_fence
+from fusionsdk.eval.scorers._common import TextScorer
 from fusionsdk.plugin import PluginOptions
 
 __all__ = ["PythonLiteralScorer"]

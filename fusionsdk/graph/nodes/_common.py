@@ -18,15 +18,18 @@ from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.fusion.base import Candidate
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.state import candidate_record
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.plugin import PluginOptions, check_models
 from fusionsdk.providers.base import TokenLogprob
 from fusionsdk.providers.model import Completion
 from fusionsdk.registry import PluginKind
+from fusionsdk.registry.build import reroot
+from fusionsdk.routing.base import Router
 
 __all__ = [
     "PLACEHOLDERS",
     "PromptOptions",
     "build_model_plugin",
+    "build_router",
     "check_template",
     "completion_update",
     "fence",
@@ -170,21 +173,23 @@ def to_candidates(records: Sequence[Mapping[str, Any]], source: str | None = Non
 
 
 def build_model_plugin(node: Node, kind: PluginKind, name: str, options: Mapping[str, Any]) -> Any:
-    """Build the fuser or arbiter ``name`` for ``node``: options validated, and every model its
-    options name (:meth:`~fusionsdk.fusion.base.UsesModels.referenced_models`) checked against
-    the config's models, with errors naming ``nodes.<node>.options...``."""
-    from fusionsdk.config.validation import validate_model
-
-    plugin_cls = node.context.registry.get(kind, name)
-    prefix = f"nodes.{node.name}"
-    validated = validate_model(plugin_cls.Options, dict(options), f"{prefix}.options")
-    try:
-        plugin = plugin_cls(validated)
-    except ConfigError as err:  # paths relative to the plugin, e.g. options.steps[1]
-        raise ConfigError(err.message, path=f"{prefix}.{err.path or 'options'}") from None
-    known = set(node.context.hub)
-    for path, model in plugin.referenced_models().items():
-        if model not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise ConfigError(f"unknown model '{model}' (known: {names})", path=f"{prefix}.options.{path}")
+    """Build the fuser or arbiter ``name`` for ``node`` through the graph's registry, and check
+    every model it calls (:meth:`~fusionsdk.plugin.PluginBase.referenced_models`) against the
+    config's models; errors name ``nodes.<node>.options...``."""
+    path = f"nodes.{node.name}.options"
+    plugin = node.context.registry.build(kind, name, dict(options), path=path)
+    check_models(plugin, set(node.context.hub), path)
     return plugin
+
+
+def build_router(node: Node[Any], strategy: str, options: Mapping[str, Any], field: str) -> Router[Any]:
+    """Build the router ``strategy`` for ``node`` through the graph's registry, with its options
+    (the node's ``field``) validated, and bind it to the graph's models; errors name
+    ``nodes.<node>.<field>...``."""
+    path = f"nodes.{node.name}.{field}"
+    router: Router[Any] = node.context.registry.build(PluginKind.ROUTERS, strategy, dict(options), path=path)
+    try:
+        router.bind(node.context.hub)
+    except ConfigError as err:  # e.g. a model the router names: its path is relative to it
+        raise reroot(err, path) from None
+    return router

@@ -8,14 +8,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from fusionsdk.graph.base import Node
-from fusionsdk.graph.nodes._common import PromptOptions, completion_update
-from fusionsdk.registry import PluginKind
+from fusionsdk.graph.nodes._common import PromptOptions, build_router, completion_update
 from fusionsdk.routing.base import Router, RouteRequest
 
 __all__ = ["AgentNode"]
 
 
-class AgentNode(Node):
+class AgentNode(Node["AgentNode.Options"]):
     """Ask one model. With ``router``, a routing strategy picks the model among ``models`` per
     request, and the decision lands in the trace. Generated tokens are streamed as
     ``token`` events while the run streams.
@@ -55,17 +54,15 @@ class AgentNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        opts: AgentNode.Options = self.options  # type: ignore[assignment]
-        self._router: Router | None = None
-        if opts.router is not None and self._context is not None:
-            router_cls = self.context.registry.get(PluginKind.ROUTERS, opts.router)
-            self._router = router_cls(opts.router_options)
-            self._router.bind(self.context.hub)
+        self._router: Router[Any] | None = None
+        router = self.options.router
+        if router is not None and self._context is not None:
+            self._router = build_router(self, router, self.options.router_options, "router_options")
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
 
-        opts: AgentNode.Options = self.options  # type: ignore[assignment]
+        opts: AgentNode.Options = self.options
         decisions: list[dict[str, Any]] = []
         target = opts.model
         if self._router is not None:

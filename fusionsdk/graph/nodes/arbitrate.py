@@ -16,7 +16,7 @@ from fusionsdk.registry import PluginKind
 __all__ = ["ArbitrateNode"]
 
 
-class ArbitrateNode(Node):
+class ArbitrateNode(Node["ArbitrateNode.Options"]):
     """Resolve conflicts among the candidates with the ``fusionsdk.arbiters`` plugin ``arbiter``.
 
     The models the arbiter names (:meth:`Arbiter.referenced_models`) are checked against the
@@ -42,7 +42,7 @@ class ArbitrateNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        opts: ArbitrateNode.Options = self.options  # type: ignore[assignment]
+        opts: ArbitrateNode.Options = self.options
         self.arbiter: Arbiter | None = None
         if self._context is not None:
             self.arbiter = build_model_plugin(self, PluginKind.ARBITERS, opts.arbiter, opts.options)
@@ -50,7 +50,7 @@ class ArbitrateNode(Node):
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
 
-        opts: ArbitrateNode.Options = self.options  # type: ignore[assignment]
+        opts: ArbitrateNode.Options = self.options
         assert self.arbiter is not None
         candidates = to_candidates(state.get("candidates") or [], opts.source)
         conflict = self.arbiter.detect(candidates)

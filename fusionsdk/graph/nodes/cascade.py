@@ -26,8 +26,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from fusionsdk.answers import normalize_answer
 from fusionsdk.errors import BudgetExceeded, FusionError, GraphError
-from fusionsdk.fusion.majority_vote import normalize_answer
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.nodes._common import PromptOptions, completion_update
 from fusionsdk.providers.model import Completion
@@ -43,7 +43,7 @@ from fusionsdk.routing.cascade import (
 __all__ = ["CascadeNode"]
 
 
-class CascadeNode(Node):
+class CascadeNode(Node["CascadeNode.Options"]):
     """Try ``models`` cheapest first; accept the first answer the ``accept`` rule trusts
     (see the module docstring)."""
 
@@ -76,7 +76,7 @@ class CascadeNode(Node):
         self, model: str, messages: list[dict[str, Any]], state: Mapping[str, Any]
     ) -> list[Completion]:
         """The step's samples from ``model``; failed calls are left out."""
-        opts: CascadeNode.Options = self.options  # type: ignore[assignment]
+        opts: CascadeNode.Options = self.options
         params: dict[str, Any] = {"logprobs": opts.accept.method == "logprob"}
         params.update(opts.sampling())
         calls = [
@@ -90,7 +90,7 @@ class CascadeNode(Node):
         return [r for r in results if isinstance(r, Completion)]
 
     async def _verify(self, state: Mapping[str, Any], answer: str) -> tuple[float, Completion | None]:
-        opts: CascadeNode.Options = self.options  # type: ignore[assignment]
+        opts: CascadeNode.Options = self.options
         assert opts.accept.verifier is not None
         prompt = opts.accept.verifier_prompt.replace("{task}", str(state.get("task", ""))).replace(
             "{answer}", answer
@@ -108,7 +108,7 @@ class CascadeNode(Node):
         self, state: Mapping[str, Any], step: list[Completion], keys: list[str], texts: dict[str, str]
     ) -> tuple[Verdict, Completion | None]:
         """Judge the step's answers (with all the answers so far, for agreement)."""
-        accept = self.options.accept  # type: ignore[attr-defined]
+        accept = self.options.accept
         if accept.method == "agreement":
             return agreement_verdict(keys, accept.threshold, accept.min_answers), None
         answer, _ = leading_answer([normalize_answer(c.text, accept.extract) for c in step])
@@ -126,7 +126,7 @@ class CascadeNode(Node):
         return Verdict(verb == "accept", answer, confidence, reason), verifier
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: CascadeNode.Options = self.options  # type: ignore[assignment]
+        opts: CascadeNode.Options = self.options
         messages = opts.messages(state)
         answered: list[Completion] = []
         checks: list[Completion] = []

@@ -16,7 +16,7 @@ from fusionsdk.registry import PluginKind
 __all__ = ["FuseNode"]
 
 
-class FuseNode(Node):
+class FuseNode(Node["FuseNode.Options"]):
     """Fuse the candidates with the ``fusionsdk.fusers`` plugin named by ``strategy``.
 
     Example:
@@ -38,7 +38,7 @@ class FuseNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        opts: FuseNode.Options = self.options  # type: ignore[assignment]
+        opts: FuseNode.Options = self.options
         self.fuser: Fuser | None = None
         if self._context is not None:
             self.fuser = build_model_plugin(self, PluginKind.FUSERS, opts.strategy, opts.options)
@@ -46,7 +46,7 @@ class FuseNode(Node):
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.config import get_stream_writer
 
-        opts: FuseNode.Options = self.options  # type: ignore[assignment]
+        opts: FuseNode.Options = self.options
         assert self.fuser is not None
         records = state.get("candidates") or []
         needed = self.fuser.needs_candidates or bool(records)

@@ -11,7 +11,7 @@ from fusionsdk.plugin import PluginOptions
 __all__ = ["HumanNode"]
 
 
-class HumanNode(Node):
+class HumanNode(Node["HumanNode.Options"]):
     """Interrupt the run and show ``question`` with the current answer and candidates. The run
     is checkpointed; ``fusionsdk run CONFIG --thread ID --resume TEXT`` (or
     ``Graph.resume(thread_id, value)``) continues it. A non-empty reply replaces the answer; an
@@ -33,7 +33,7 @@ class HumanNode(Node):
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
         from langgraph.types import interrupt
 
-        opts: HumanNode.Options = self.options  # type: ignore[assignment]
+        opts: HumanNode.Options = self.options
         reply = interrupt(
             {
                 "node": self.name,

@@ -17,7 +17,7 @@ from fusionsdk.providers.model import Completion
 __all__ = ["PanelNode"]
 
 
-class PanelNode(Node):
+class PanelNode(Node["PanelNode.Options"]):
     """Fan the task out to ``models`` concurrently. A model that fails or exceeds ``timeout_s``
     is recorded in the trace and left out; the panel fails only when fewer than ``quorum``
     answers arrive. Before the fan-out, the budget is checked against an estimate (prompt tokens
@@ -54,7 +54,7 @@ class PanelNode(Node):
             return self
 
     def _estimate(self, messages: list[dict[str, Any]]) -> tuple[float, int]:
-        opts: PanelNode.Options = self.options  # type: ignore[assignment]
+        opts: PanelNode.Options = self.options
         text = "\n".join(m["content"] for m in messages)
         cost, tokens = 0.0, 0
         for name in opts.models:
@@ -65,7 +65,7 @@ class PanelNode(Node):
         return cost, tokens
 
     async def _ask(self, name: str, messages: list[dict[str, Any]], state: Mapping[str, Any]) -> Completion:
-        opts: PanelNode.Options = self.options  # type: ignore[assignment]
+        opts: PanelNode.Options = self.options
         call = self.context.model(name).acomplete(
             messages, metadata=state.get("metadata") or {}, **opts.sampling()
         )
@@ -74,7 +74,7 @@ class PanelNode(Node):
         return await asyncio.wait_for(call, opts.timeout_s)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: PanelNode.Options = self.options  # type: ignore[assignment]
+        opts: PanelNode.Options = self.options
         messages = opts.messages(state)
         budget = self.context.budget
         if budget.max_cost_usd is not None or budget.max_tokens is not None:

@@ -36,6 +36,7 @@ from fusionsdk.graph.nodes.retrieve import check_memory_ref, mark_sensitive
 from fusionsdk.memory.base import Chunk, MemoryStore
 from fusionsdk.memory.metadata import is_sensitive, now_iso
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.providers.privacy import SENSITIVE_KEY
 from fusionsdk.providers.tokens import count_tokens
 
 __all__ = ["RememberNode"]
@@ -51,7 +52,7 @@ def _thread_ids(thread: str) -> str:
     return hashlib.sha256(thread.encode("utf-8")).hexdigest()[:16]
 
 
-class RememberNode(Node):
+class RememberNode(Node["RememberNode.Options"]):
     """Save each turn of a thread to a memory store, summarise old turns with a model when the
     history outgrows its token budget, and recall the history for ``{history}``."""
 
@@ -81,12 +82,12 @@ class RememberNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        check_memory_ref(self, self.options.memory)  # type: ignore[attr-defined]
+        check_memory_ref(self, self.options.memory)
 
     # -- the thread's chunks ---------------------------------------------------------------------
 
     def _thread(self, state: Mapping[str, Any]) -> str:
-        opts: RememberNode.Options = self.options  # type: ignore[assignment]
+        opts: RememberNode.Options = self.options
         value = (state.get("metadata") or {}).get(opts.thread_key)
         if value is None:
             from langgraph.config import get_config
@@ -116,7 +117,7 @@ class RememberNode(Node):
     # -- recall ----------------------------------------------------------------------------------
 
     def _recall(self, thread: str) -> tuple[str, bool]:
-        opts: RememberNode.Options = self.options  # type: ignore[assignment]
+        opts: RememberNode.Options = self.options
         summary, turns = self._load(self.context.memory(opts.memory), thread)
         while turns and count_tokens(self._history(summary, turns)) > opts.max_tokens:
             turns = turns[1:]
@@ -126,7 +127,7 @@ class RememberNode(Node):
     # -- save ------------------------------------------------------------------------------------
 
     def _save_turn(self, thread: str, state: Mapping[str, Any]) -> tuple[Chunk | None, list[Chunk]]:
-        opts: RememberNode.Options = self.options  # type: ignore[assignment]
+        opts: RememberNode.Options = self.options
         store = self.context.memory(opts.memory)
         summary, turns = self._load(store, thread)
         last = max(
@@ -141,7 +142,7 @@ class RememberNode(Node):
             "source": f"conversation:{thread}",
             "trust": "untrusted",
             "sensitivity": "sensitive"
-            if (state.get("metadata") or {}).get("sensitive") is True
+            if (state.get("metadata") or {}).get(SENSITIVE_KEY) is True
             else "normal",
             "created_at": now_iso(),
         }
@@ -153,7 +154,7 @@ class RememberNode(Node):
     async def _summarise(
         self, thread: str, summary: Chunk | None, turns: list[Chunk], state: Mapping[str, Any]
     ) -> dict[str, Any]:
-        opts: RememberNode.Options = self.options  # type: ignore[assignment]
+        opts: RememberNode.Options = self.options
         if opts.model is None or len(turns) <= opts.keep_turns:
             return {}
         if count_tokens(self._history(summary, turns)) <= opts.max_tokens:
@@ -194,7 +195,7 @@ class RememberNode(Node):
     # -- run -------------------------------------------------------------------------------------
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: RememberNode.Options = self.options  # type: ignore[assignment]
+        opts: RememberNode.Options = self.options
         thread = self._thread(state)
         decision: dict[str, Any] = {"node": self.name, "type": "remember", "action": opts.action}
         if opts.action == "recall":

@@ -29,19 +29,17 @@ from fusionsdk.graph.nodes._common import check_template, render
 from fusionsdk.memory.base import Hit
 from fusionsdk.memory.metadata import is_sensitive
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.providers.privacy import SENSITIVE_KEY, SENSITIVE_KINDS_KEY
 
 __all__ = ["CiteNode", "RetrieveNode", "check_memory_ref", "mark_sensitive"]
-
-# Run-metadata keys the privacy gate reads (fusionsdk.routing.privacy).
-_SENSITIVE, _SENSITIVE_KINDS = "sensitive", "sensitive_kinds"
 
 
 def mark_sensitive(metadata: Mapping[str, Any] | None, kind: str) -> dict[str, Any]:
     """Run metadata with ``sensitive: true`` and ``kind`` added to what made it sensitive."""
     marked = dict(metadata or {})
-    kinds = list(marked.get(_SENSITIVE_KINDS) or [])
-    marked[_SENSITIVE] = True
-    marked[_SENSITIVE_KINDS] = kinds if kind in kinds else [*kinds, kind]
+    kinds = list(marked.get(SENSITIVE_KINDS_KEY) or [])
+    marked[SENSITIVE_KEY] = True
+    marked[SENSITIVE_KINDS_KEY] = kinds if kind in kinds else [*kinds, kind]
     return marked
 
 
@@ -71,7 +69,7 @@ def _record(node: str, memory: str, hit: Hit) -> dict[str, Any]:
     }
 
 
-class RetrieveNode(Node):
+class RetrieveNode(Node["RetrieveNode.Options"]):
     """Find the chunks of memory ``memory`` nearest to the task and hand them to later prompts
     (``{context}``) as fenced, numbered, untrusted data; sensitive chunks mark the run sensitive."""
 
@@ -109,10 +107,10 @@ class RetrieveNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        check_memory_ref(self, self.options.memory)  # type: ignore[attr-defined]
+        check_memory_ref(self, self.options.memory)
 
     def _search(self, text: str) -> list[Hit]:
-        opts: RetrieveNode.Options = self.options  # type: ignore[assignment]
+        opts: RetrieveNode.Options = self.options
         store = self.context.memory(opts.memory)
         where = opts.where or None
         if opts.mmr:
@@ -120,7 +118,7 @@ class RetrieveNode(Node):
         return store.query(text, opts.k, where)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: RetrieveNode.Options = self.options  # type: ignore[assignment]
+        opts: RetrieveNode.Options = self.options
         hits = await asyncio.to_thread(self._search, render(opts.query, state))
         if opts.max_distance is not None:
             hits = [hit for hit in hits if hit.distance <= opts.max_distance]
@@ -145,7 +143,7 @@ class RetrieveNode(Node):
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 
 
-class CiteNode(Node):
+class CiteNode(Node["CiteNode.Options"]):
     """Append a ``Sources:`` list to the answer: the retrieved sources it cites as ``[n]``, or,
     when it cites none, every source it was given (``when_uncited: all``)."""
 
@@ -162,7 +160,7 @@ class CiteNode(Node):
         heading: str = "Sources:"
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: CiteNode.Options = self.options  # type: ignore[assignment]
+        opts: CiteNode.Options = self.options
         records = list(state.get("retrieved") or [])
         answer = str(state.get("answer", ""))
         cited = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(records)})

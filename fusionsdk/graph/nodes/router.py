@@ -9,14 +9,14 @@ from pydantic import Field
 
 from fusionsdk.errors import GraphError
 from fusionsdk.graph.base import Node
+from fusionsdk.graph.nodes._common import build_router
 from fusionsdk.plugin import PluginOptions
-from fusionsdk.registry import PluginKind
 from fusionsdk.routing.base import Router, RouteRequest
 
 __all__ = ["RouterNode"]
 
 
-class RouterNode(Node):
+class RouterNode(Node["RouterNode.Options"]):
     """Route the task to one of ``targets`` (nodes, or ``END``) with a ``fusionsdk.routers``
     plugin. Without ``targets``, the strategy's declared targets are used.
 
@@ -45,21 +45,13 @@ class RouterNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        opts: RouterNode.Options = self.options  # type: ignore[assignment]
-        self.router: Router | None = None
+        self.router: Router[Any] | None = None
         if self._context is not None:
-            from fusionsdk.config.validation import validate_model
-
-            router_cls = self.context.registry.get(PluginKind.ROUTERS, opts.strategy)
-            self.router = router_cls(
-                validate_model(router_cls.Options, opts.options, f"nodes.{self.name}.options")
-            )
-            self.router.bind(self.context.hub)
+            self.router = build_router(self, self.options.strategy, self.options.options, "options")
 
     def route_targets(self) -> list[str]:
-        opts: RouterNode.Options = self.options  # type: ignore[assignment]
-        if opts.targets:
-            return list(opts.targets)
+        if self.options.targets:
+            return list(self.options.targets)
         return self.router.declared_targets() if self.router is not None else []
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fusionsdk.plugin import PluginOptions
 __all__ = ["SubgraphNode"]
 
 
-class SubgraphNode(Node):
+class SubgraphNode(Node["SubgraphNode.Options"]):
     """Compile the graph in ``config`` (a path relative to this config's folder) and run it on
     the task (or on the current answer with ``input: answer``).
 
@@ -37,12 +37,12 @@ class SubgraphNode(Node):
         if self._context is not None:
             from fusionsdk.graph.compiler import compile_file
 
-            opts: SubgraphNode.Options = self.options  # type: ignore[assignment]
+            opts: SubgraphNode.Options = self.options
             path = opts.config if opts.config.is_absolute() else self.context.base_dir / opts.config
             self.graph = compile_file(path, registry=self.context.registry)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: SubgraphNode.Options = self.options  # type: ignore[assignment]
+        opts: SubgraphNode.Options = self.options
         text = str(state.get("answer" if opts.input == "answer" else "task", ""))
         result = await self.graph.arun(text, metadata=dict(state.get("metadata") or {}))
         decision = {"node": self.name, "type": "subgraph", "config": str(opts.config), "trace": result.trace}

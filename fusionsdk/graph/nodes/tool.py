@@ -17,7 +17,7 @@ from fusionsdk.tools.base import Tool
 __all__ = ["ToolNode"]
 
 
-class ToolNode(Node):
+class ToolNode(Node["ToolNode.Options"]):
     """Run the tool ``tool`` with ``arguments`` rendered from the state (templates with
     {task}, {answer}, ...). The output is stored in ``tool_results`` and reaches prompts only
     inside an ``<untrusted-data>`` fence, never as instructions.
@@ -47,13 +47,14 @@ class ToolNode(Node):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        opts: ToolNode.Options = self.options  # type: ignore[assignment]
-        self.tool: Tool | None = None
-        if self._context is not None:
-            self.tool = self.context.registry.get(PluginKind.TOOLS, opts.tool)()
+        self.tool: Tool[Any] | None = None
+        if self._context is not None:  # a tool has no options of its own in a node
+            self.tool = self.context.registry.build(
+                PluginKind.TOOLS, self.options.tool, {}, path=f"nodes.{self.name}"
+            )
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        opts: ToolNode.Options = self.options  # type: ignore[assignment]
+        opts: ToolNode.Options = self.options
         assert self.tool is not None
         arguments = {k: render(v, state) if isinstance(v, str) else v for k, v in opts.arguments.items()}
         try:

@@ -35,7 +35,7 @@ __all__ = ["HashingEmbedder"]
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-class HashingEmbedder(Embedder):
+class HashingEmbedder(Embedder["HashingEmbedder.Options"]):
     """Feature-hashed bag of words, word pairs and character n-grams; no model, no network."""
 
     class Options(PluginOptions):
@@ -53,12 +53,12 @@ class HashingEmbedder(Embedder):
 
     @property
     def identity(self) -> str:
-        opts: HashingEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: HashingEmbedder.Options = self.options
         return f"hashing:{opts.dimension}:{','.join(map(str, opts.char_ngrams))}:{int(opts.word_pairs)}"
 
     def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        opts: HashingEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: HashingEmbedder.Options = self.options
         if any(n < 1 for n in opts.char_ngrams):
             from fusionsdk.errors import ConfigError
 
@@ -67,7 +67,7 @@ class HashingEmbedder(Embedder):
 
     def features(self, text: str) -> Counter[str]:
         """The features of ``text`` and their counts (before hashing)."""
-        opts: HashingEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: HashingEmbedder.Options = self.options
         words = _WORD.findall(text.casefold())
         found: Counter[str] = Counter(f"w:{w}" for w in words)
         if opts.word_pairs:

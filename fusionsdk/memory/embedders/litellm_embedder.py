@@ -2,7 +2,7 @@
 any OpenAI-compatible server, ...).
 
 LiteLLM is imported lazily, and its errors are translated at the one LiteLLM boundary
-(:func:`fusionsdk.providers._litellm.map_litellm_error`), so a refused key is an
+(:func:`fusionsdk.providers.litellm_boundary.map_litellm_error`), so a refused key is an
 :class:`~fusionsdk.errors.AuthError` and a throttled call a :class:`~fusionsdk.errors.RateLimited`,
 as for chat models. Keys come from the environment variable ``api_key_env`` names.
 
@@ -37,7 +37,7 @@ from fusionsdk.plugin import PluginOptions
 __all__ = ["LiteLLMEmbedder"]
 
 
-class LiteLLMEmbedder(Embedder):
+class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
     """A hosted embedding model called through ``litellm.aembedding``, in batches."""
 
     class Options(PluginOptions):
@@ -71,14 +71,14 @@ class LiteLLMEmbedder(Embedder):
 
     @property
     def dimension(self) -> int:  # type: ignore[override]
-        return int(self.options.dimension)  # type: ignore[attr-defined]
+        return int(self.options.dimension)
 
     @property
     def identity(self) -> str:
-        return f"litellm:{self.options.model}"  # type: ignore[attr-defined]
+        return f"litellm:{self.options.model}"
 
     def _params(self) -> dict[str, Any]:
-        opts: LiteLLMEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: LiteLLMEmbedder.Options = self.options
         # Ask for no retries below us (LiteLLM's OpenAI path still makes the openai SDK retry twice
         # on 429 and 5xx: it reads 0 as "use the default").
         params: dict[str, Any] = {"model": opts.model, "timeout": opts.timeout_s, "max_retries": 0}
@@ -97,7 +97,7 @@ class LiteLLMEmbedder(Embedder):
         return params
 
     async def _batch(self, texts: list[str], params: dict[str, Any]) -> list[list[float]]:
-        from fusionsdk.providers._litellm import litellm, map_litellm_error
+        from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
 
         try:
             response = await litellm().aembedding(input=texts, **params)
@@ -123,7 +123,7 @@ class LiteLLMEmbedder(Embedder):
         if any(not text.strip() for text in items):
             raise EmbedderError("hosted embedders refuse empty texts")
         params = self._params()
-        size = self.options.batch_size  # type: ignore[attr-defined]
+        size = self.options.batch_size
         vectors: list[list[float]] = []
         for start in range(0, len(items), size):
             vectors += await self._batch(items[start : start + size], params)

@@ -1,7 +1,8 @@
 """``llamacpp``: embeddings from a GGUF model in this process, through llama-cpp-python.
 
-The model is loaded with ``embedding=True`` and mean pooling, once per process per file, and used
-under a lock (a ``Llama`` object is not safe for concurrent use). Texts longer than the context
+The model is loaded by the llama.cpp runtime (:mod:`fusionsdk.providers.llamacpp_runtime`) with
+``embedding=True`` and mean pooling, once per process per file, and used under its lock (a
+``Llama`` object is not safe for concurrent use). Texts longer than the context
 are truncated. Any GGUF works; dedicated embedding models (nomic-embed, bge, e5 in GGUF form)
 give the best results; the bundled ``smollm2`` is small enough for tests.
 
@@ -13,11 +14,8 @@ Config::
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -26,49 +24,12 @@ from fusionsdk.memory.base import Embedder
 from fusionsdk.memory.embedders._vectors import check_texts, normalise
 from fusionsdk.memory.errors import EmbedderError
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.providers.llamacpp_runtime import LlamaModel, LlamaOptions, load_llama
 
 __all__ = ["LlamaCppEmbedder"]
 
 
-class _Loaded:
-    def __init__(self, llama: Any) -> None:
-        self.llama = llama
-        self.lock = threading.Lock()
-        self.dimension = int(llama.n_embd())
-
-
-_LOADING = threading.Lock()
-
-
-@functools.cache
-def _load(path: str, n_ctx: int, n_threads: int | None) -> _Loaded:
-    try:
-        import llama_cpp
-    except ImportError:
-        raise EmbedderError(
-            "the llamacpp embedder needs llama-cpp-python: pip install 'fusionsdk[local]'"
-        ) from None
-    from fusionsdk.providers.llamacpp import _route_llama_logs, close_at_exit
-
-    _route_llama_logs()
-    try:
-        llama = llama_cpp.Llama(
-            model_path=path,
-            embedding=True,
-            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-            n_ctx=n_ctx,
-            n_batch=n_ctx,
-            n_ubatch=n_ctx,
-            n_threads=n_threads,
-            verbose=False,
-        )
-    except (ValueError, RuntimeError) as err:
-        raise EmbedderError(f"llama.cpp could not load {path} for embeddings: {err}") from None
-    close_at_exit(llama)
-    return _Loaded(llama)
-
-
-class LlamaCppEmbedder(Embedder):
+class LlamaCppEmbedder(Embedder["LlamaCppEmbedder.Options"]):
     """Mean-pooled, unit-length embeddings of a GGUF model run by llama.cpp in this process."""
 
     class Options(PluginOptions):
@@ -93,7 +54,7 @@ class LlamaCppEmbedder(Embedder):
             return self
 
     def _file(self) -> str:
-        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: LlamaCppEmbedder.Options = self.options
         if opts.path is not None:
             path = Path(opts.path).expanduser()
         else:
@@ -106,20 +67,22 @@ class LlamaCppEmbedder(Embedder):
             raise ConfigError(f"GGUF model file not found: {path}")
         return str(path.resolve())
 
-    def _loaded(self) -> _Loaded:
-        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
-        file = self._file()
-        with _LOADING:
-            return _load(file, opts.n_ctx, opts.n_threads)
+    def _loaded(self) -> LlamaModel:
+        opts: LlamaCppEmbedder.Options = self.options
+        file = self._file()  # a missing file stays a ConfigError
+        try:
+            return load_llama(file, LlamaOptions(opts.n_ctx, opts.n_threads, embedding=True))
+        except ConfigError as err:  # llama-cpp-python missing, or the file not loadable
+            raise EmbedderError(err.message) from None
 
     @property
     def dimension(self) -> int:  # type: ignore[override]
         """The model's embedding size (loads the model)."""
-        return self._loaded().dimension
+        return int(self._loaded().llama.n_embd())
 
     @property
     def identity(self) -> str:
-        opts: LlamaCppEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: LlamaCppEmbedder.Options = self.options
         return f"llamacpp:{opts.model or Path(opts.path or '').name}"
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

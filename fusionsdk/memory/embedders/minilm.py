@@ -87,7 +87,7 @@ def _load(folder: str, device: str, threads: int | None) -> _Loaded:
         raise EmbedderError(f"could not load all-MiniLM-L6-v2 from {folder}: {err}") from None
 
 
-class MiniLMEmbedder(Embedder):
+class MiniLMEmbedder(Embedder["MiniLMEmbedder.Options"]):
     """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, unit length), on this machine.
 
     Texts longer than the model's window (256 word pieces) are truncated by the model: chunk
@@ -118,11 +118,11 @@ class MiniLMEmbedder(Embedder):
 
     @property
     def identity(self) -> str:
-        opts: MiniLMEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: MiniLMEmbedder.Options = self.options
         return f"minilm:{opts.model_path or 'all-MiniLM-L6-v2'}"
 
     def _model(self) -> _Loaded:
-        opts: MiniLMEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: MiniLMEmbedder.Options = self.options
         folder = Path(opts.model_path) if opts.model_path else minilm_model_dir()
         if not folder.is_dir():
             raise EmbedderError(f"minilm model folder not found: {folder}")
@@ -133,7 +133,7 @@ class MiniLMEmbedder(Embedder):
         items = check_texts(texts)
         if not items:
             return []
-        opts: MiniLMEmbedder.Options = self.options  # type: ignore[assignment]
+        opts: MiniLMEmbedder.Options = self.options
         loaded = self._model()
         with loaded.lock:
             vectors = loaded.model.encode(

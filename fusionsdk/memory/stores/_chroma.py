@@ -13,7 +13,7 @@ import re
 import threading
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -23,8 +23,9 @@ from fusionsdk.memory.errors import MemoryStoreError
 from fusionsdk.memory.metadata import clean_metadata
 from fusionsdk.memory.mmr import mmr_select
 from fusionsdk.plugin import PluginOptions
+from fusionsdk.registry import PluginKind, Registry
 
-__all__ = ["ChromaStore", "to_chroma_where"]
+__all__ = ["ChromaOptions", "ChromaStore", "to_chroma_where"]
 
 _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 _EMBEDDER_KEY = "fusionsdk:embedder"
@@ -95,41 +96,53 @@ def _check_chunks(chunks: Any) -> list[Chunk]:
     return list(seen.values())
 
 
-class ChromaStore(MemoryStore):
+class ChromaOptions(PluginOptions):
+    """Options every Chroma store has.
+
+    Attributes:
+        collection: Chroma collection name (3-512 letters, digits, ``.``, ``_``, ``-``).
+        distance: ``cosine``, ``l2`` or ``ip`` (fixed when the collection is created).
+        batch_size: Chunks embedded and written per batch.
+    """
+
+    collection: str = "fusionsdk"
+    distance: Literal["cosine", "l2", "ip"] = "cosine"
+    batch_size: int = Field(128, ge=1, le=5000)
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if not _COLLECTION.match(value) or ".." in value:
+            raise ValueError(
+                f"'{value}' is not a valid collection name: 3-512 letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+
+#: The options type of a Chroma store (its ``Options``, a :class:`ChromaOptions`).
+ChromaOptionsT = TypeVar("ChromaOptionsT", bound=ChromaOptions)
+
+
+class ChromaStore(MemoryStore[ChromaOptionsT]):
     """Base of the Chroma stores; subclasses say how to reach Chroma (:meth:`_connect`).
 
     Args:
         options: The store's options.
         embedder: Turns texts into vectors; the ``minilm`` embedder when omitted.
+        registry: Where that default embedder comes from.
     """
 
-    class Options(PluginOptions):
-        """Options every Chroma store has.
-
-        Attributes:
-            collection: Chroma collection name (3-512 letters, digits, ``.``, ``_``, ``-``).
-            distance: ``cosine``, ``l2`` or ``ip`` (fixed when the collection is created).
-            batch_size: Chunks embedded and written per batch.
-        """
-
-        collection: str = "fusionsdk"
-        distance: Literal["cosine", "l2", "ip"] = "cosine"
-        batch_size: int = Field(128, ge=1, le=5000)
-
-        @field_validator("collection")
-        @classmethod
-        def _collection_name(cls, value: str) -> str:
-            if not _COLLECTION.match(value) or ".." in value:
-                raise ValueError(
-                    f"'{value}' is not a valid collection name: 3-512 letters, digits, '.', '_' or '-', "
-                    "starting and ending with a letter or digit"
-                )
-            return value
+    Options = ChromaOptions
 
     def __init__(
-        self, options: PluginOptions | dict[str, Any] | None = None, *, embedder: Embedder | None = None
+        self,
+        options: PluginOptions | dict[str, Any] | None = None,
+        *,
+        embedder: Embedder[Any] | None = None,
+        registry: Registry | None = None,
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, registry=registry)
         if embedder is not None and not isinstance(embedder, Embedder):
             raise ConfigError(f"embedder must be an Embedder, got {type(embedder).__name__}")
         self._embedder = embedder
@@ -149,15 +162,13 @@ class ChromaStore(MemoryStore):
         """Release what :meth:`_connect` took."""
 
     def _collection_name(self) -> str:
-        return self.options.collection  # type: ignore[attr-defined,no-any-return]
+        return self.options.collection
 
     @property
     def embedder(self) -> Embedder:
-        """The store's embedder (``minilm`` unless one was given)."""
+        """The store's embedder (``minilm`` of the store's registry unless one was given)."""
         if self._embedder is None:
-            from fusionsdk.registry import default_registry
-
-            self._embedder = default_registry().get("embedders", "minilm")()
+            self._embedder = self.registry.build(PluginKind.EMBEDDERS, "minilm", {}, path="embedder_options")
         return self._embedder
 
     def _collection(self) -> Any:
@@ -175,7 +186,7 @@ class ChromaStore(MemoryStore):
             return self._handle
 
     def _open_collection(self, client: Any) -> Any:
-        opts: ChromaStore.Options = self.options  # type: ignore[assignment]
+        opts = self.options
         identity, dimension = self.embedder.identity, int(self.embedder.dimension)
         wanted = {"hnsw:space": opts.distance, _EMBEDDER_KEY: identity, _DIMENSION_KEY: dimension}
         name = self._collection_name()
@@ -215,7 +226,7 @@ class ChromaStore(MemoryStore):
         if not items:
             return 0
         collection = self._collection()
-        batch = self.options.batch_size  # type: ignore[attr-defined]
+        batch = self.options.batch_size
         added = 0
         for start in range(0, len(items), batch):
             added += self._add_batch(collection, items[start : start + batch])
@@ -262,7 +273,7 @@ class ChromaStore(MemoryStore):
             raise MemoryStoreError("add_vectors needs one vector per chunk and unique ids")
         metadatas = [clean_metadata(c.metadata, f"chunk '{c.id}' metadata") for c in items]
         collection = self._collection()
-        size = self.options.batch_size  # type: ignore[attr-defined]
+        size = self.options.batch_size
         return sum(
             self._write(collection, items[i : i + size], vectors[i : i + size], metadatas[i : i + size])
             for i in range(0, len(items), size)

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import Field
 
 from fusionsdk.memory.errors import MemoryStoreError
-from fusionsdk.memory.stores._chroma import ChromaStore
+from fusionsdk.memory.stores._chroma import ChromaOptions, ChromaStore
 from fusionsdk.memory.stores._embedded import acquire_client, chroma_settings, release_client
 
 __all__ = ["EphemeralChromaStore", "HttpChromaStore", "PersistentChromaStore"]
 
 
-class PersistentChromaStore(ChromaStore):
+class PersistentChromaStore(ChromaStore["PersistentChromaStore.Options"]):
     """Chroma embedded in this process, persisted in a folder (``PersistentClient``).
 
     One process at a time opens a folder: a second one waits ``lock_timeout_s`` for the file
@@ -36,7 +36,7 @@ class PersistentChromaStore(ChromaStore):
         >>> store.add([Chunk("a", "The sky is blue.")])  # doctest: +SKIP
     """
 
-    class Options(ChromaStore.Options):
+    class Options(ChromaOptions):
         """Embedded store options.
 
         Attributes:
@@ -50,18 +50,18 @@ class PersistentChromaStore(ChromaStore):
     @property
     def path(self) -> Path:
         """The store's folder."""
-        return Path(self.options.path).expanduser()  # type: ignore[attr-defined]
+        return Path(self.options.path).expanduser()
 
     def _connect(self) -> Any:
         if self.path.exists() and not self.path.is_dir():
             raise MemoryStoreError(f"memory store path {self.path} is a file, not a folder")
-        return acquire_client(self.path, self.options.lock_timeout_s)  # type: ignore[attr-defined]
+        return acquire_client(self.path, self.options.lock_timeout_s)
 
     def _disconnect(self) -> None:
         release_client(self.path)
 
 
-class HttpChromaStore(ChromaStore):
+class HttpChromaStore(ChromaStore["HttpChromaStore.Options"]):
     """A Chroma server (``chroma run --path DIR --port 8000``) through ``HttpClient``; several
     processes can share it.
 
@@ -69,7 +69,7 @@ class HttpChromaStore(ChromaStore):
         ``shared: {store: chroma_server, host: 127.0.0.1, port: 8000, collection: docs}``
     """
 
-    class Options(ChromaStore.Options):
+    class Options(ChromaOptions):
         """Server store options.
 
         Attributes:
@@ -83,7 +83,7 @@ class HttpChromaStore(ChromaStore):
         ssl: bool = False
 
     def _connect(self) -> Any:
-        opts: HttpChromaStore.Options = self.options  # type: ignore[assignment]
+        opts: HttpChromaStore.Options = self.options
         import chromadb
 
         try:
@@ -97,14 +97,14 @@ class HttpChromaStore(ChromaStore):
             ) from None
 
 
-class EphemeralChromaStore(ChromaStore):
+class EphemeralChromaStore(ChromaStore[ChromaOptions]):
     """Chroma in memory (``EphemeralClient``): nothing is written to disk and every store starts
     empty, even with the same collection name. Meant for tests and throw-away runs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Chroma shares one in-memory system per process: a private collection keeps stores apart.
-        self._private_name = f"{self.options.collection[:480]}-{uuid.uuid4().hex[:16]}"  # type: ignore[attr-defined]
+        self._private_name = f"{self.options.collection[:480]}-{uuid.uuid4().hex[:16]}"
 
     def _collection_name(self) -> str:
         return self._private_name

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from fusionsdk.errors import ConfigError, FusionError
-from fusionsdk.fusion.learning import FittedWeights, PanelChoice, fit_weights, select_panel
-from fusionsdk.fusion.majority_vote import Extract
-from fusionsdk.fusion.vote_table import VoteTable
+from fusionsdk.answers import Extract
+from fusionsdk.config.lookup import find_node
+from fusionsdk.errors import ConfigError
 from fusionsdk.fusion.weights_file import WeightsData
+from fusionsdk.tuning.base import evaluate_panel
+from fusionsdk.tuning.fusion_weights import FittedWeights, PanelChoice, fit_weights, select_panel
+from fusionsdk.tuning.vote_table import VoteTable
 
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
@@ -80,31 +82,30 @@ def panel_of(config: FusionConfig, panel: str | None = None) -> tuple[str, list[
     Raises:
         ConfigError: No panel node, several and none named, or ``panel`` not a panel node.
     """
-    panels = {name: spec for name, spec in config.nodes.items() if spec.kind == "panel"}
-    if not panels:
-        raise ConfigError("the config has no panel node whose models could be weighed", path="nodes")
-    if panel is None:
-        if len(panels) != 1:
-            found = ", ".join(panels) or "none"
-            raise ConfigError(f"name the panel node to learn for (panel nodes: {found})", path="panel")
-        panel = next(iter(panels))
-    if panel not in panels:
-        found = ", ".join(panels) or "none"
-        raise ConfigError(f"'{panel}' is not a panel node (panel nodes: {found})", path="panel")
-    models = panels[panel].fields.get("models")
-    if not isinstance(models, list) or not models:
-        raise ConfigError("the panel has no models", path=f"nodes.{panel}.models")
-    return panel, [str(m) for m in models]
+    node = find_node(
+        config,
+        panel,
+        kind="panel",
+        arg="panel",
+        missing="the config has no panel node whose models could be weighed",
+        unnamed="name the panel node to learn for (panel nodes: {found})",
+        unknown="'{name}' is not a panel node (panel nodes: {found})",
+    )
+    return node.name, node.models("panel")
 
 
 def _extract_of(config: FusionConfig, panel: str) -> Extract:
     """The ``extract`` option of the fuse node that reads ``panel`` (``text`` when none says)."""
-    for spec in config.nodes.values():
-        fields = spec.fields
-        options = fields.get("options") or {}
-        if spec.kind == "fuse" and fields.get("source") in (None, panel) and "extract" in options:
-            return options["extract"]  # type: ignore[no-any-return]
-    return "text"
+    try:
+        fuse = find_node(
+            config,
+            kind="fuse",
+            where=lambda n: n.fields.get("source") in (None, panel) and "extract" in n.options,
+            first=True,
+        )
+    except ConfigError:
+        return "text"
+    return fuse.options["extract"]  # type: ignore[no-any-return]
 
 
 async def fit_config(
@@ -122,7 +123,7 @@ async def fit_config(
     base_dir: Path | None = None,
 ) -> ConfigFit:
     """Evaluate the config's panel on ``rows`` (a majority vote behind it, through
-    :func:`~fusionsdk.eval.harness.evaluate`), fit weights on the outcome and, with
+    :func:`~fusionsdk.tuning.base.evaluate_panel`), fit weights on the outcome and, with
     ``max_panel``, choose the best panel of at most that many models (among the ``top_n``
     heaviest, costing at most ``max_cost_usd`` over the rows).
 
@@ -134,10 +135,6 @@ async def fit_config(
         ConfigError: Bad arguments (``path`` names the argument) or a config without a panel.
         FusionError: Every row's run failed.
     """
-    from fusionsdk.config.builder import config_to_data
-    from fusionsdk.eval.harness import evaluate
-    from fusionsdk.graph.compiler import compile_config
-
     if max_panel is not None and max_panel < 1:
         raise ConfigError(f"must be at least 1, got {max_panel}", path="max_panel")
     if max_cost_usd is not None and max_panel is None:
@@ -146,18 +143,18 @@ async def fit_config(
     extract = extract or _extract_of(config, node)
     if extract not in get_args(Extract):
         raise ConfigError(f"must be one of {', '.join(get_args(Extract))}, got {extract!r}", path="extract")
-    data = config_to_data(config)
     vote = "fit_vote" if node != "fit_vote" else "fit_vote_"
-    data["nodes"] = {
-        node: data["nodes"][node],
-        vote: {"kind": "fuse", "strategy": "majority_vote", "options": {"extract": extract}},
-    }
-    data["edges"] = [["START", node], [node, vote], [vote, "END"]]
-    graph = compile_config(data, registry=registry, base_dir=base_dir)
-    report = await evaluate(graph, rows, scorer, concurrency=concurrency)
-    if report.errors == report.n:
-        first = next(r.error for r in report.rows if r.error)
-        raise FusionError(f"every row failed, so there is nothing to learn from (first: {first})")
+    report = await evaluate_panel(
+        config,
+        rows,
+        scorer,
+        panel=node,
+        vote=vote,
+        vote_options={"extract": extract},
+        registry=registry,
+        base_dir=base_dir,
+        concurrency=concurrency,
+    )
     recorded = {name: config.models[name].model or name for name in models if name in config.models}
     answers = _recorded_answers(report, rows, scorer, recorded)
     table = VoteTable.from_report(report, answers, extract, models)

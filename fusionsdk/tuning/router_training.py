@@ -1,7 +1,7 @@
 """Train the ``learned`` router: from evaluation data (``fusionsdk router train``) or feedback.
 
 :func:`train_config` evaluates the models of a config's routed agent (or panel) on a dataset
-through :func:`~fusionsdk.eval.harness.evaluate`, which gives each model's score and cost on
+through :func:`~fusionsdk.tuning.base.evaluate_panel`, which gives each model's score and cost on
 every question; :class:`TrainingSet` holds that as a label matrix (NaN where a model did not
 answer, so logged feedback, one model per prompt, fits in too); :func:`fit_router_model` embeds
 the prompts and fits the predictor.
@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusionsdk.errors import ConfigError, FusionError
+from fusionsdk.config.lookup import find_node
+from fusionsdk.errors import ConfigError
+from fusionsdk.registry import Registry, ambient_registry
 from fusionsdk.routing.embedding import default_embedder, embed_unit, shared_embedder
 from fusionsdk.routing.predictors import PREDICTORS, success_rates
 from fusionsdk.routing.router_file import RouterModel
+from fusionsdk.tuning.base import evaluate_panel
 
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
@@ -150,11 +153,13 @@ def fit_router_model(
     seed: int = 0,
     holdout: float = 0.2,
     embeddings: np.ndarray | None = None,
+    registry: Registry | None = None,
 ) -> RouterFit:
     """Embed the prompts and fit the predictor; measure it on a held-out share first.
 
     Args:
         embeddings: The prompts' unit embeddings by ``embedder``, when already computed.
+        registry: Where the embedder comes from (default: the process-wide registry).
 
     Raises:
         ConfigError: Unknown method or setting, or too few prompts.
@@ -163,9 +168,10 @@ def fit_router_model(
         raise ConfigError(f"must be one of {', '.join(PREDICTORS)}, got {method!r}", path="method")
     if len(data.texts) < 2:
         raise ConfigError(f"need at least 2 prompts to train on, got {len(data.texts)}")
-    name = embedder or default_embedder()
+    registry = registry or ambient_registry()
+    name = embedder or default_embedder(registry)
     if embeddings is None:
-        x = embed_unit(shared_embedder(name, embedder_options, "options"), data.texts)
+        x = embed_unit(shared_embedder(name, embedder_options, "options", registry=registry), data.texts)
     elif embeddings.shape[0] != len(data.texts):
         raise ConfigError(
             f"{embeddings.shape[0]} embeddings for {len(data.texts)} prompts", path="embeddings"
@@ -203,25 +209,17 @@ def routed_models(config: FusionConfig, node: str | None = None) -> tuple[str, d
     Raises:
         ConfigError: No such node, several and none named, or ``node`` is neither.
     """
-    usable = {
-        name: spec.fields
-        for name, spec in config.nodes.items()
-        if (spec.kind == "agent" and spec.fields.get("router")) or spec.kind == "panel"
-    }
-    agents = [n for n, f in usable.items() if config.nodes[n].kind == "agent"]
-    if node is None:
-        choices = agents or list(usable)
-        if len(choices) != 1:
-            found = ", ".join(choices) or "none"
-            raise ConfigError(f"name the node to train for (routed agents and panels: {found})", path="node")
-        node = choices[0]
-    if node not in usable:
-        found = ", ".join(usable) or "none"
-        raise ConfigError(f"'{node}' is not a routed agent or a panel (those are: {found})", path="node")
-    fields = usable[node]
-    if not isinstance(fields.get("models"), list) or not fields["models"]:
-        raise ConfigError("the node has no models", path=f"nodes.{node}.models")
-    return node, fields
+    found = find_node(
+        config,
+        node,
+        kind=("agent", "panel"),
+        where=lambda n: n.kind == "panel" or bool(n.fields.get("router")),
+        prefer=lambda n: n.kind == "agent",
+        unnamed="name the node to train for (routed agents and panels: {found})",
+        unknown="'{name}' is not a routed agent or a panel (those are: {found})",
+    )
+    found.models()
+    return found.name, found.fields
 
 
 async def train_config(
@@ -245,10 +243,6 @@ async def train_config(
         ConfigError: Bad arguments (``path`` names the argument).
         FusionError: Every row's run failed.
     """
-    from fusionsdk.config.builder import config_to_data
-    from fusionsdk.eval.harness import evaluate
-    from fusionsdk.graph.compiler import compile_config
-
     name, fields = routed_models(config, node)
     if method not in PREDICTORS:  # before the evaluation, which takes a while
         raise ConfigError(f"must be one of {', '.join(PREDICTORS)}, got {method!r}", path="method")
@@ -263,13 +257,16 @@ async def train_config(
             if fields.get(k) is not None
         },
     }
-    data = config_to_data(config)
-    data["nodes"] = {"train_panel": panel, "train_vote": {"kind": "fuse", "strategy": "majority_vote"}}
-    data["edges"] = [["START", "train_panel"], ["train_panel", "train_vote"], ["train_vote", "END"]]
-    report = await evaluate(compile_config(data, base_dir=base_dir), rows, scorer, concurrency=concurrency)
-    if report.errors == report.n:
-        first = next(r.error for r in report.rows if r.error)
-        raise FusionError(f"every row failed, so there is nothing to learn from (first: {first})")
+    report = await evaluate_panel(
+        config,
+        rows,
+        scorer,
+        panel="train_panel",
+        vote="train_vote",
+        node=panel,
+        base_dir=base_dir,
+        concurrency=concurrency,
+    )
     training = TrainingSet.from_report(report, {r.id: r.question for r in rows}, models)
     if feedback is not None:
         training = training + TrainingSet.from_feedback(feedback, models)

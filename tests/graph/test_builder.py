@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder, config_to_yaml
 from fusionsdk.config.file import load_config
 from fusionsdk.errors import ConfigError
+from fusionsdk.graph.builder import GraphBuilder, config_to_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

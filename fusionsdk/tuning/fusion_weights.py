@@ -5,15 +5,15 @@ that is optimal for independent voters) and, when the answers are known, picks t
 ``integer_bonus`` that maximises train accuracy. :func:`select_panel` picks the best panel of at
 most ``k`` models for the weighted vote: exhaustive search over the ``top_n`` heaviest models,
 pruned by each panel's oracle bound, or greedy forward selection.
-:func:`fusionsdk.fusion.config_fit.fit_config` does both for a config's panel, evaluating it
-with :func:`fusionsdk.eval.harness.evaluate` first.
+:func:`fusionsdk.tuning.fusion_fit.fit_config` does both for a config's panel, evaluating it
+with :func:`fusionsdk.tuning.base.evaluate_panel` first.
 
 On GSM8K (42 models, train/test halves) the log-odds weights beat both the majority vote and
 weights fitted harder (a conditional-logit fit, coordinate ascent on train accuracy), which
 overfit 660 training questions; see ``benchmarks/gsm8k_fusion.py``.
 
 Example:
-    >>> from fusionsdk.fusion.learning import fit_weights, select_panel
+    >>> from fusionsdk.tuning.fusion_weights import fit_weights, select_panel
     >>> fitted = fit_weights(report)  # doctest: +SKIP
     >>> panel = select_panel(report, fitted, max_size=5)  # doctest: +SKIP
     >>> fitted.to_weights_data(panel=list(panel.models))  # doctest: +SKIP
@@ -26,10 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from fusionsdk.answers import Extract
 from fusionsdk.errors import ConfigError
-from fusionsdk.fusion.majority_vote import Extract
-from fusionsdk.fusion.vote_table import VoteTable
 from fusionsdk.fusion.weights_file import WeightsData, log_odds
+from fusionsdk.tuning.vote_table import VoteTable
 
 if TYPE_CHECKING:
     from fusionsdk.eval.base import Scorer

@@ -13,8 +13,7 @@ from fusionsdk.config.file import parse_config
 from fusionsdk.errors import ConfigError, GraphError, PrivacyViolation
 from fusionsdk.graph import compile_config
 from fusionsdk.providers.hub import ModelHub
-from fusionsdk.routing.base import RouteRequest
-from fusionsdk.routing.privacy import (
+from fusionsdk.providers.privacy import (
     BuiltinDetector,
     Finding,
     PrivacyPolicy,
@@ -24,6 +23,7 @@ from fusionsdk.routing.privacy import (
     luhn_valid,
     verhoeff_valid,
 )
+from fusionsdk.routing.base import RouteRequest
 from fusionsdk.routing.privacy_router import PrivacyRouter
 
 GSM8K = Path(__file__).resolve().parents[1] / "data" / "gsm8k_subset.jsonl"

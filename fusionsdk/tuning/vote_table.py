@@ -1,7 +1,7 @@
 """Per-question answers and correctness of a panel's models: what vote weights are learned from.
 
 A :class:`VoteTable` holds, for every question, each model's answer key (as
-:func:`~fusionsdk.fusion.majority_vote.normalize_answer` reads it), whether it was right, and
+:func:`~fusionsdk.answers.normalize_answer` reads it), whether it was right, and
 what it cost. It simulates ``weighted_vote`` (or any weighted plurality) on all questions in
 memory, which makes fitting weights and searching panels fast. Build it from an evaluation
 report (:meth:`VoteTable.from_report`) or from replay rows and a scorer
@@ -15,8 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fusionsdk.answers import Extract, normalize_answer
 from fusionsdk.errors import ConfigError
-from fusionsdk.fusion.majority_vote import Extract, normalize_answer
 from fusionsdk.fusion.weighted_vote import tally
 
 if TYPE_CHECKING:

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from fusionsdk.config.builder import GraphBuilder
 from fusionsdk.config.file import load_config
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.scorers.numeric import NumericScorer
-from fusionsdk.fusion.config_fit import fit_config, panel_of
-from fusionsdk.fusion.learning import fit_weights, select_panel
-from fusionsdk.fusion.vote_table import VoteTable
 from fusionsdk.fusion.weights_file import WeightsData, write_weights
 from fusionsdk.graph import compile_file
+from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import load_replay
+from fusionsdk.tuning.fusion_fit import fit_config, panel_of
+from fusionsdk.tuning.fusion_weights import fit_weights, select_panel
+from fusionsdk.tuning.vote_table import VoteTable
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "replay.yaml"

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from fusionsdk.errors import FusionError
-from fusionsdk.eval.ratings import (
+from fusionsdk.eval.scorers import NumericScorer
+from fusionsdk.ratings import (
     Judgment,
     bradley_terry_ratings,
     elo_ratings,
     judgments_from_scores,
 )
-from fusionsdk.eval.scorers import NumericScorer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TRUE_RATINGS = {"strong": 1300.0, "good": 1150.0, "fair": 1000.0, "weak": 850.0, "poor": 700.0}
 
 

@@ -1,4 +1,10 @@
-"""Fake models for the fusion and arbiter tests whose replies depend on what they are asked."""
+"""Scripted fake models for testing fusers, arbiters and nodes: replies that depend on the prompt.
+
+Example:
+    >>> from fusionsdk.testing import responding_model, scripted
+    >>> yes = responding_model("yes", lambda prompt: "YES" if "?" in prompt else "no")
+    >>> twice = scripted("b", "first", "second")
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,9 @@ from fusionsdk.fusion.base import FusionContext
 from fusionsdk.providers.base import CompletionRequest
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.model import Model
-from fusionsdk.testing import FakeProvider, fake_model
+from fusionsdk.testing.fakes import FakeProvider, fake_model
 
-__all__ = ["context_of", "prompt_of", "responding_model"]
+__all__ = ["context_of", "prompt_of", "requests_of", "responding_model", "scripted"]
 
 
 def prompt_of(request: CompletionRequest) -> str:

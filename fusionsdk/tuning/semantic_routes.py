@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from fusionsdk.errors import ConfigError
-from fusionsdk.fusion.weights_file import write_weights
+from fusionsdk.files import write_json_file
 from fusionsdk.routing.semantic import ROUTES_FORMAT, SemanticRouter
 
 __all__ = ["Example", "ThresholdFit", "fit_thresholds", "read_examples", "write_routes_file"]
@@ -153,5 +153,5 @@ def write_routes_file(path: Path, router: SemanticRouter, fit: ThresholdFit, **e
         ],
         "fit": {"examples": fit.n, "accuracy": fit.accuracy, "accuracy_before": fit.accuracy_before, **extra},
     }
-    write_weights(path, data)
+    write_json_file(path, data)
     return data

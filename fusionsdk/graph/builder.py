@@ -1,7 +1,7 @@
 """Build a graph config in Python (notebooks) and write any config back to YAML.
 
 Example:
-    >>> from fusionsdk.config.builder import GraphBuilder
+    >>> from fusionsdk.graph.builder import GraphBuilder
     >>> config = (
     ...     GraphBuilder()
     ...     .model("smol", provider="llamacpp", model="smollm2-135m-instruct")
