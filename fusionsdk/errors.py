@@ -18,6 +18,7 @@ provider boundary and never escape raw::
     │   └── CircuitOpen          the deployment's breaker is open; the call was not attempted
     ├── AllModelsFailed          a model and all its fallbacks failed; ``errors`` lists each
     ├── GraphError               a graph could not run a step (quorum not met, no route, ...)
+    ├── StructuredOutputError    a model's reply never validated against the requested schema
     ├── BudgetExceeded           a run would exceed, or exceeded, its cost/token/time budget
     └── PrivacyViolation         sensitive data would reach a hosted model; refused, never retried
 """
@@ -41,6 +42,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "SecretMissing",
+    "StructuredOutputError",
 ]
 
 
@@ -166,6 +168,24 @@ class AllModelsFailed(FusionError):
 
 class GraphError(FusionError):
     """A graph step could not run: a panel missed its quorum, a router chose no target, ..."""
+
+
+class StructuredOutputError(FusionError):
+    """A model's reply did not validate against the requested schema, retries included.
+
+    Args:
+        model: The model asked.
+        attempts: Replies tried.
+        error: Why the last one failed validation.
+        text: The last reply (truncated), to see what the model wrote.
+    """
+
+    def __init__(self, model: str, attempts: int, error: str, text: str) -> None:
+        self.model, self.attempts, self.error, self.text = model, attempts, error, text[:500]
+        super().__init__(
+            f"model '{model}' gave no valid structured output in {attempts} attempt(s); "
+            f"last error: {error}; last reply: {self.text[:200]!r}"
+        )
 
 
 class BudgetExceeded(FusionError):

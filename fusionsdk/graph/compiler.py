@@ -61,6 +61,11 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
         }
         if update.get("decisions"):
             entry["decisions"] = update["decisions"]
+        calls = [r for r in update.get("tool_results", []) if "call_id" in r]
+        if calls:  # what a tool-calling agent asked for, and what came of it
+            entry["tool_calls"] = [
+                {"tool": r["tool"], "arguments": r["arguments"], "error": r["error"]} for r in calls
+            ]
         return {**update, "trace": [entry]}
 
     return step

@@ -42,11 +42,84 @@ __all__ = [
     "TokenLogprob",
     "TokenScorer",
     "TokenScoring",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolSpec",
     "Usage",
 ]
 
-#: An OpenAI-style chat message: ``{"role": "user", "content": "..."}``.
+#: An OpenAI-style chat message: ``{"role": "user", "content": "..."}``. An assistant message
+#: that calls tools carries ``tool_calls`` (OpenAI form, see :meth:`ToolCall.to_openai`) and may
+#: have ``content: None``; a tool's reply is ``{"role": "tool", "tool_call_id": ..., "content": ...}``.
 Message = dict[str, Any]
+
+#: ``"auto"`` (the model decides), ``"none"``, ``"required"`` (some tool), or a tool's name.
+ToolChoice = str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call, as the OpenAI API describes a function tool.
+
+    Every provider maps it at its boundary (LiteLLM and the OpenAI-compatible servers pass it
+    on as is; llama.cpp hands it to the chat template). Build one from a Python function with
+    :func:`fusionsdk.providers.tool_calls.spec_from_function`.
+
+    Attributes:
+        name: The function name the model uses (``[A-Za-z0-9_-]``, at most 64 characters).
+        description: What the tool does, for the model.
+        parameters: JSON Schema of the arguments object.
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def to_openai(self) -> dict[str, Any]:
+        """``{"type": "function", "function": {...}}``."""
+        function = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        return {"type": "function", "function": function}
+
+    @classmethod
+    def from_openai(cls, data: dict[str, Any]) -> ToolSpec:
+        """Read an OpenAI tool dict (or its bare ``function`` part)."""
+        function = data.get("function", data)
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        return cls(str(function["name"]), str(function.get("description") or ""), dict(parameters))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for.
+
+    Attributes:
+        id: The call id (made up when the backend gives none), echoed in the tool's reply.
+        name: The tool's name.
+        arguments: The decoded arguments object.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI form used inside an assistant message's ``tool_calls``."""
+        import json
+
+        function = {"name": self.name, "arguments": json.dumps(self.arguments, ensure_ascii=False)}
+        return {"id": self.id, "type": "function", "function": function}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A streamed piece of a tool call: fragments with the same ``index`` join into one call
+    (``id`` and ``name`` arrive once, ``arguments`` is JSON text in pieces)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 class GenerationParams(BaseModel):
@@ -75,11 +148,18 @@ class CompletionRequest:
         messages: The conversation, OpenAI style.
         params: Sampling parameters.
         metadata: Run metadata (row ids, thread ids); providers may read it, never send it.
+        tools: Tools the model may call.
+        tool_choice: Whether and which tool to call (None: the backend's default).
+        response_format: OpenAI ``response_format`` (``{"type": "json_schema", ...}`` or
+            ``{"type": "json_object"}``): providers constrain or ask for JSON where they can.
     """
 
     messages: list[Message]
     params: GenerationParams = field(default_factory=GenerationParams)
     metadata: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +202,7 @@ class ProviderResponse:
         usage: Token counts if the backend reported them (counted by the adapter otherwise).
         logprobs: Per-token log-probabilities when the backend gives them.
         backend_model: The model id the backend says answered.
+        tool_calls: Tools the model asked to call (``finish_reason`` is then ``tool_calls``).
     """
 
     text: str
@@ -129,16 +210,19 @@ class ProviderResponse:
     usage: Usage | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
     backend_model: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StreamChunk:
-    """A piece of a streamed answer; the last chunk carries ``finish_reason`` (and usage)."""
+    """A piece of a streamed answer; the last chunk carries ``finish_reason`` (and usage).
+    Tool calls stream as :class:`ToolCallDelta` pieces, assembled by the adapter."""
 
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +285,11 @@ class Provider(Generic[ProviderOptionsT], ABC):
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
         """Yield the answer in pieces. The default yields the whole completion as one chunk."""
         response = await self.complete(request)
-        yield StreamChunk(response.text, response.finish_reason, response.usage, response.logprobs)
+        calls = tuple(
+            ToolCallDelta(i, c.id, c.name, c.to_openai()["function"]["arguments"])
+            for i, c in enumerate(response.tool_calls)
+        )
+        yield StreamChunk(response.text, response.finish_reason, response.usage, response.logprobs, calls)
 
     async def reachability(self) -> Reachability:
         """Probe the deployment cheaply (no generation). Default: not probed."""

@@ -24,6 +24,7 @@ from fusionsdk.providers.base import (
 )
 from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
 from fusionsdk.providers.secrets import api_key
+from fusionsdk.providers.tool_calls import openai_deltas, parse_openai_tool_calls, tool_choice_openai
 
 __all__ = ["LiteLLMProvider", "parse_logprobs"]
 
@@ -106,6 +107,12 @@ class LiteLLMProvider(Provider):
             args["logprobs"] = True
             if params.top_logprobs:
                 args["top_logprobs"] = params.top_logprobs
+        if request.tools:
+            args["tools"] = [tool.to_openai() for tool in request.tools]
+            if request.tool_choice is not None:
+                args["tool_choice"] = tool_choice_openai(request.tool_choice)
+        if request.response_format is not None:
+            args["response_format"] = request.response_format
         args.update(params.extra)
         return args
 
@@ -122,6 +129,7 @@ class LiteLLMProvider(Provider):
             usage=_usage(getattr(response, "usage", None)),
             logprobs=parse_logprobs(choice),
             backend_model=getattr(response, "model", None),
+            tool_calls=parse_openai_tool_calls(getattr(choice.message, "tool_calls", None)),
         )
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
@@ -143,6 +151,7 @@ class LiteLLMProvider(Provider):
                     finish_reason=_get(choice, "finish_reason"),
                     usage=usage,
                     logprobs=parse_logprobs(choice),
+                    tool_calls=openai_deltas(_get(delta, "tool_calls")),
                 )
         except Exception as exc:
             raise map_litellm_error(exc) from None

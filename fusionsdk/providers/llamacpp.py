@@ -7,6 +7,12 @@ and a cancelled or timed-out call stops generating at the next token. The provid
 token-level access (:class:`~fusionsdk.providers.base.TokenScoring`), which ``token_ensemble``
 reads.
 
+Tools go to the chat template (``tools``), and calls come back either as llama-cpp-python parsed
+them (``chat_format: chatml-function-calling`` / ``functionary``) or as ``<tool_call>{...}</tool_call>``
+text, which is read here; earlier tool turns reach the template as ``<tool_call>`` /
+``<tool_response>`` text, which any template can render. ``response_format`` becomes a JSON
+grammar, so even the smallest model replies with JSON that fits the schema.
+
 Log-probabilities are recorded by a logits processor (llama.cpp's own ``logprobs`` would need
 ``logits_all=True``, which keeps logits for every position of the context window in memory).
 
@@ -49,6 +55,11 @@ from fusionsdk.providers.llamacpp_runtime import (
     render_prompt,
 )
 from fusionsdk.providers.llamacpp_tokens import LlamaTokenScorer
+from fusionsdk.providers.tool_calls import (
+    parse_openai_tool_calls,
+    parse_text_tool_calls,
+    tool_choice_openai,
+)
 
 __all__ = ["LlamaCppProvider"]
 
@@ -213,6 +224,10 @@ class LlamaCppProvider(Provider):
         stop = params.stop if params.stop is not None else (self.stop if self.mode == "completion" else None)
         if stop:
             args["stop"] = stop
+        if request.response_format is not None:
+            fmt = request.response_format
+            schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+            args["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
         args.update(params.extra)
         return args
 
@@ -233,8 +248,12 @@ class LlamaCppProvider(Provider):
         args["logits_processor"] = LogitsProcessorList(processors)
         try:
             if self.mode == "chat":
+                if request.tools:
+                    args["tools"] = [tool.to_openai() for tool in request.tools]
+                    if request.tool_choice is not None:
+                        args["tool_choice"] = tool_choice_openai(request.tool_choice)
                 return llama.create_chat_completion(
-                    messages=request.messages, stream=stream, **args
+                    messages=_template_messages(request.messages), stream=stream, **args
                 ), recorder
             prompt = completion_prompt(self.template, request.messages)
             return llama.create_completion(prompt=prompt, stream=stream, **args), recorder
@@ -250,9 +269,15 @@ class LlamaCppProvider(Provider):
             text = choice["message"]["content"] if self.mode == "chat" else choice["text"]
             usage = result.get("usage") or {}
             greedy = not request.params.temperature
+            calls: tuple[Any, ...] = ()
+            if request.tools and self.mode == "chat":
+                calls = parse_openai_tool_calls(choice["message"].get("tool_calls"))
+                if not calls:
+                    text, calls = parse_text_tool_calls(text or "", request.tools)
             return ProviderResponse(
                 text=(text or "").strip() if self.mode == "completion" else text or "",
-                finish_reason=choice.get("finish_reason"),
+                tool_calls=calls,
+                finish_reason="tool_calls" if calls else choice.get("finish_reason"),
                 usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
                 logprobs=recorder.finish(greedy) if recorder else None,
                 backend_model=Path(self._path).name,
@@ -266,6 +291,10 @@ class LlamaCppProvider(Provider):
             cancel.set()  # a cancelled or timed-out call stops generating at the next token
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
+        if request.tools:  # whether the reply is a call is known only at its end
+            async for chunk in super().stream(request):
+                yield chunk
+            return
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
@@ -314,6 +343,39 @@ class LlamaCppProvider(Provider):
                 usage=Usage(max(prompt_tokens, 0), completion_tokens),
                 logprobs=logprobs,
             )
+
+
+def _template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier tool turns as text any chat template renders: the assistant's calls as
+    ``<tool_call>`` blocks, the tools' replies as user turns in ``<tool_response>`` blocks."""
+    import json
+
+    rendered = []
+    for message in messages:
+        if message.get("tool_calls"):
+            blocks = [
+                "<tool_call>"
+                + json.dumps(
+                    {
+                        "name": c["function"]["name"],
+                        "arguments": json.loads(c["function"]["arguments"] or "{}"),
+                    }
+                )
+                + "</tool_call>"
+                for c in message["tool_calls"]
+            ]
+            text = "\n".join([message.get("content") or "", *blocks]).strip()
+            rendered.append({"role": "assistant", "content": text})
+        elif message.get("role") == "tool":
+            rendered.append(
+                {
+                    "role": "user",
+                    "content": f"<tool_response>\n{message.get('content') or ''}\n</tool_response>",
+                }
+            )
+        else:
+            rendered.append(message)
+    return rendered
 
 
 def _map_value_error(err: ValueError) -> ProviderError:

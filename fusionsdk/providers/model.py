@@ -33,6 +33,7 @@ from fusionsdk.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    StructuredOutputError,
 )
 from fusionsdk.providers.base import (
     CompletionRequest,
@@ -44,12 +45,17 @@ from fusionsdk.providers.base import (
     TokenLogprob,
     TokenScorer,
     TokenScoring,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
 from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
+from fusionsdk.providers.structured import ResponseFormat
+from fusionsdk.providers.tool_calls import ToolCallAssembler, coerce_tools
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
@@ -77,6 +83,9 @@ class Completion:
         fallback_from: The model that failed first when a fallback answered.
         privacy_skipped: Hosted models of the fallback chain skipped because the request was
             sensitive.
+        tool_calls: Tools the model asked to call (empty when it answered in text).
+        parsed: With ``response_format``: the reply validated (a pydantic model instance, or
+            JSON data for a schema dict); None otherwise.
     """
 
     text: str
@@ -92,6 +101,15 @@ class Completion:
     attempts: int = 1
     fallback_from: str | None = None
     privacy_skipped: tuple[str, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    parsed: Any = None
+
+    def message(self) -> Message:
+        """The reply as an assistant message, tool calls included, to continue a conversation."""
+        message: Message = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_openai() for call in self.tool_calls]
+        return message
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``fusionsdk ask --json`` prints)."""
@@ -108,6 +126,10 @@ class Completion:
             "fallback_from": self.fallback_from,
             "privacy_skipped": list(self.privacy_skipped),
             "backend_model": self.backend_model,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls],
+            "parsed": self.parsed.model_dump(mode="json")
+            if hasattr(self.parsed, "model_dump")
+            else self.parsed,
             "logprobs": None
             if self.logprobs is None
             else [{"token": t.token, "logprob": t.logprob} for t in self.logprobs],
@@ -116,10 +138,12 @@ class Completion:
 
 @dataclass(frozen=True)
 class ModelStreamChunk:
-    """A streamed piece of an answer; the last one carries the finished :class:`Completion`."""
+    """A streamed piece of an answer; the last one carries the finished :class:`Completion`
+    (with the tool calls assembled). ``tool_calls`` are the raw pieces as they arrive."""
 
     text: str = ""
     completion: Completion | None = field(default=None)
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Message]:
@@ -132,7 +156,10 @@ def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Me
     for i, message in enumerate(checked):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
             raise BadRequest(f"messages[{i}] must be a dict with a role in {sorted(_ROLES)}", model=model)
-        if not isinstance(message.get("content"), (str, list)):
+        content = message.get("content")
+        if content is None and message.get("tool_calls"):
+            continue  # an assistant turn that only called tools
+        if not isinstance(content, (str, list)):
             raise BadRequest(f"messages[{i}].content must be a string or a list of parts", model=model)
     return checked
 
@@ -145,8 +172,29 @@ def _params(params: dict[str, Any]) -> GenerationParams:
 
 
 def _prompt_text(messages: list[Message]) -> str:
-    parts = [m["content"] if isinstance(m["content"], str) else str(m["content"]) for m in messages]
-    return "\n".join(parts)
+    return "\n".join(
+        m["content"] if isinstance(m.get("content"), str) else str(m.get("content") or "") for m in messages
+    )
+
+
+def build_request(
+    messages: str | Sequence[Message],
+    model: str,
+    params: dict[str, Any],
+    metadata: dict[str, Any] | None,
+    tools: Sequence[Any] | None,
+    tool_choice: ToolChoice | None,
+    response_format: ResponseFormat | None,
+) -> CompletionRequest:
+    """One provider request from what a caller passed."""
+    return CompletionRequest(
+        normalize_messages(messages, model),
+        _params(params),
+        metadata or {},
+        tools=coerce_tools(tools),
+        tool_choice=tool_choice,
+        response_format=response_format.openai if response_format else None,
+    )
 
 
 class _PrivacyScreen:
@@ -294,6 +342,10 @@ class Model:
         messages: str | Sequence[Message],
         *,
         metadata: dict[str, Any] | None = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: ToolChoice | None = None,
+        response_format: Any = None,
+        structured_retries: int = 2,
         **params: Any,
     ) -> Completion:
         """Complete ``messages``, with retries, breaker and fallbacks.
@@ -301,6 +353,14 @@ class Model:
         Args:
             messages: A prompt string or OpenAI-style messages.
             metadata: Run metadata handed to the provider (never sent to the backend).
+            tools: Tools the model may call: :class:`~fusionsdk.providers.base.ToolSpec`
+                objects, OpenAI tool dicts, ``fusionsdk.tools`` plugins or Python functions.
+                Calls come back in :attr:`Completion.tool_calls` (nothing is run here).
+            tool_choice: ``auto``, ``none``, ``required`` or a tool's name.
+            response_format: A pydantic model class, an OpenAI ``response_format`` dict or a
+                JSON Schema: the reply is validated into :attr:`Completion.parsed`.
+            structured_retries: With ``response_format``: how many times to ask again (telling
+                the model what was wrong) after a reply that does not validate.
             **params: :class:`GenerationParams` fields (``max_tokens``, ``temperature``,
                 ``stop``, ``logprobs``, ...). Unknown names are a ConfigError.
 
@@ -308,8 +368,43 @@ class Model:
             ProviderError: The model failed and it has no fallbacks.
             AllModelsFailed: The model and each of its fallbacks failed.
             PrivacyViolation: The request is sensitive and no local model of the chain answered.
+            StructuredOutputError: No reply validated against ``response_format``.
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
+        fmt = ResponseFormat.of(response_format) if response_format is not None else None
+        request = build_request(messages, self.name, params, metadata, tools, tool_choice, fmt)
+        if fmt is None:
+            return await self._complete_request(request)
+        return await self._complete_structured(request, fmt, structured_retries)
+
+    async def _complete_structured(
+        self, request: CompletionRequest, fmt: ResponseFormat, retries: int
+    ) -> Completion:
+        """Ask, validate, and ask again with the error until a reply validates."""
+        spent: list[Completion] = []
+        for attempt in range(1, retries + 2):
+            completion = await self._complete_request(request)
+            spent.append(completion)
+            if completion.tool_calls:  # the caller runs the tools first; nothing to validate
+                return completion
+            try:
+                parsed = fmt.parse(completion.text)
+            except ValueError as err:
+                error = str(err)
+                messages = [*request.messages, completion.message(), fmt.retry_message(error)]
+                request = replace(request, messages=messages)
+                if attempt > retries:
+                    raise StructuredOutputError(self.name, attempt, error, completion.text) from None
+                continue
+            usage = Usage(
+                sum(c.usage.prompt_tokens for c in spent), sum(c.usage.completion_tokens for c in spent)
+            )
+            costs = [c.cost_usd for c in spent]
+            cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+            return replace(completion, parsed=parsed, usage=usage, cost_usd=cost)
+        raise AssertionError("unreachable")
+
+    async def _complete_request(self, request: CompletionRequest) -> Completion:
+        """One completion through the fallback chain."""
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():
@@ -403,6 +498,7 @@ class Model:
             logprobs=response.logprobs,
             backend_model=response.backend_model,
             attempts=attempts,
+            tool_calls=response.tool_calls,
         )
 
     # -- streaming ---------------------------------------------------------------------------
@@ -412,13 +508,30 @@ class Model:
         messages: str | Sequence[Message],
         *,
         metadata: dict[str, Any] | None = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: ToolChoice | None = None,
+        response_format: Any = None,
         **params: Any,
     ) -> AsyncIterator[ModelStreamChunk]:
         """Stream the answer. Retries and fallbacks apply until the first chunk arrives; a
         failure after that raises :class:`ProviderUnavailable` (text already yielded stays
-        yielded). The last chunk carries the finished :class:`Completion`.
+        yielded). The last chunk carries the finished :class:`Completion`, its tool calls
+        assembled from the streamed pieces. With ``response_format`` the finished reply is
+        validated into :attr:`Completion.parsed` (no retry: the text was already streamed;
+        :class:`StructuredOutputError` when it does not validate).
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
+        fmt = ResponseFormat.of(response_format) if response_format is not None else None
+        request = build_request(messages, self.name, params, metadata, tools, tool_choice, fmt)
+        async for chunk in self._stream_request(request):
+            if chunk.completion is not None and fmt is not None and not chunk.completion.tool_calls:
+                try:
+                    parsed = fmt.parse(chunk.completion.text)
+                except ValueError as err:
+                    raise StructuredOutputError(self.name, 1, str(err), chunk.completion.text) from None
+                chunk = replace(chunk, completion=replace(chunk.completion, parsed=parsed))
+            yield chunk
+
+    async def _stream_request(self, request: CompletionRequest) -> AsyncIterator[ModelStreamChunk]:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():
@@ -477,6 +590,7 @@ class Model:
         privacy_skipped: tuple[str, ...] = (),
     ) -> AsyncIterator[ModelStreamChunk]:
         text: list[str] = []
+        calls = ToolCallAssembler()
         logprobs: list[TokenLogprob] = []
         finish: str | None = None
         usage: Usage | None = None
@@ -484,10 +598,11 @@ class Model:
         try:
             while chunk is not None:
                 text.append(chunk.text)
+                calls.add(chunk.tool_calls)
                 logprobs.extend(chunk.logprobs or ())
                 finish, usage = chunk.finish_reason or finish, chunk.usage or usage
-                if chunk.text:
-                    yield ModelStreamChunk(chunk.text)
+                if chunk.text or chunk.tool_calls:
+                    yield ModelStreamChunk(chunk.text, tool_calls=chunk.tool_calls)
                 try:
                     chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
@@ -497,7 +612,9 @@ class Model:
         finally:
             self.in_flight -= 1  # counted from _open_stream
         self.breaker.record_success()
-        response = ProviderResponse("".join(text), finish, usage, tuple(logprobs) or None)
+        response = ProviderResponse(
+            "".join(text), finish, usage, tuple(logprobs) or None, tool_calls=calls.calls()
+        )
         completion = self._finish(request, response, time.perf_counter() - started, attempts)
         yield ModelStreamChunk(
             "", replace(completion, fallback_from=fallback_from, privacy_skipped=privacy_skipped)

@@ -12,5 +12,5 @@ def render_transcript(messages: list[Message]) -> str:
     ending in ``Assistant:``, which instruction-tuned and base models both continue sensibly."""
     if len(messages) == 1 and messages[0]["role"] == "user":
         return str(messages[0]["content"])
-    lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    lines = [f"{m['role'].capitalize()}: {m.get('content') or ''}" for m in messages]
     return "\n\n".join(lines) + "\n\nAssistant:"

@@ -2,8 +2,9 @@
 
 ``POST /generate`` and ``POST /generate_stream`` (SSE) with ``details: true``, so every token
 comes back with its log-probability (and, with ``top_logprobs``, the ``top_n_tokens``
-alternatives). Requests follow TGI's OpenAPI spec: ``temperature`` must be above 0 (0 means
-greedy, so it is left out), at most 4 stop sequences, ``seed`` above 0. For TGI's
+alternatives). ``response_format`` becomes TGI's JSON ``grammar``; tools need the Messages API
+(``tgi_messages``), which maps them itself. Requests follow TGI's OpenAPI spec: ``temperature``
+must be above 0 (0 means greedy, so it is left out), at most 4 stop sequences, ``seed`` above 0. For TGI's
 OpenAI-style Messages API use the ``tgi_messages`` provider.
 
 Config::
@@ -86,6 +87,11 @@ class TGIProvider(Provider["TGIProvider.Options"]):
             parameters["seed"] = params.seed
         if params.top_logprobs:
             parameters["top_n_tokens"] = params.top_logprobs
+        if request.tools:  # /generate has no tools; the Messages API maps them to its grammar
+            raise BadRequest("TGI's /generate API takes no tools: use provider tgi_messages for tool calling")
+        if request.response_format is not None:
+            schema = _schema(request.response_format)
+            parameters["grammar"] = {"type": "json", "value": schema or {"type": "object"}}
         parameters.update(params.extra)
         return {"inputs": render_transcript(request.messages), "parameters": parameters}
 
@@ -137,6 +143,14 @@ class TGIProvider(Provider["TGIProvider.Options"]):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema inside an OpenAI ``response_format`` (TGI's JSON grammar takes it)."""
+    inner = response_format.get("json_schema")
+    if isinstance(inner, dict):
+        return inner.get("schema")
+    return response_format.get("schema")
 
 
 def _token_logprobs(

@@ -8,6 +8,10 @@
 and :func:`fake_model` builds one in code, with errors scripted too::
 
     model = fake_model("a", ["hello", ProviderUnavailable("down"), "again"])
+
+A step may also be a tool-calling turn, ``{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]}``
+(with an optional ``"text"``), so agents can be tested against a model that calls tools; streamed,
+each call's arguments arrive in two pieces, as real backends send them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
@@ -32,14 +37,16 @@ from fusionsdk.providers.base import (
     Reachability,
     StreamChunk,
     TokenLogprob,
+    ToolCall,
+    ToolCallDelta,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.model import Model
 
 __all__ = ["FakeEmbedder", "FakeProvider", "fake_model"]
 
-#: A scripted step: the text to answer, or an exception to raise.
-Step = str | BaseException
+#: A scripted step: the text to answer, a tool-calling turn, or an exception to raise.
+Step = str | dict[str, Any] | BaseException
 
 
 class FakeProvider(Provider["FakeProvider.Options"]):
@@ -52,14 +59,15 @@ class FakeProvider(Provider["FakeProvider.Options"]):
         """Fake options.
 
         Attributes:
-            responses: Texts to answer in turn (cycled); empty echoes the prompt.
+            responses: Texts (or ``{"tool_calls": [...], "text": ...}`` turns) to answer in
+                turn (cycled); empty echoes the prompt.
             delay_s: Seconds to wait before answering.
             logprob: Log-probability reported for every token (None: no logprobs).
         """
 
         model_config = ConfigDict(extra="forbid")
 
-        responses: list[str] = Field(default_factory=list)
+        responses: list[str | dict[str, Any]] = Field(default_factory=list)
         delay_s: float = Field(0.0, ge=0)
         logprob: float | None = None
 
@@ -71,7 +79,7 @@ class FakeProvider(Provider["FakeProvider.Options"]):
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
-    def _next(self, request: CompletionRequest) -> str:
+    def _next(self, request: CompletionRequest) -> str | dict[str, Any]:
         with self._lock:
             self.requests.append(request)
             index = next(self._counter)
@@ -94,15 +102,29 @@ class FakeProvider(Provider["FakeProvider.Options"]):
         opts: FakeProvider.Options = self.options
         if opts.delay_s:
             await asyncio.sleep(opts.delay_s)
-        text = self._next(request)
-        return ProviderResponse(text=text, finish_reason="stop", logprobs=self._logprobs(text))
+        step = self._next(request)
+        if isinstance(step, dict):
+            calls = tuple(
+                ToolCall(str(c.get("id") or f"call_{i}"), str(c["name"]), dict(c.get("arguments") or {}))
+                for i, c in enumerate(step.get("tool_calls") or ())
+            )
+            text = str(step.get("text") or "")
+            return ProviderResponse(
+                text=text, finish_reason="tool_calls" if calls else "stop", tool_calls=calls
+            )
+        return ProviderResponse(text=step, finish_reason="stop", logprobs=self._logprobs(step))
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
         response = await self.complete(request)
-        words = response.text.split(" ")
+        words = response.text.split(" ") if response.text or not response.tool_calls else []
         for i, word in enumerate(words):
             yield StreamChunk(text=word if i == 0 else " " + word)
-        yield StreamChunk(finish_reason="stop", logprobs=response.logprobs)
+        for i, call in enumerate(response.tool_calls):
+            arguments = json.dumps(call.arguments)
+            half = len(arguments) // 2
+            yield StreamChunk(tool_calls=(ToolCallDelta(i, call.id, call.name, arguments[:half]),))
+            yield StreamChunk(tool_calls=(ToolCallDelta(i, arguments=arguments[half:]),))
+        yield StreamChunk(finish_reason=response.finish_reason, logprobs=response.logprobs)
 
     async def reachability(self) -> Reachability:
         return Reachability("ok", "fake")

@@ -1,7 +1,10 @@
 """The tool contract (plugins of ``fusionsdk.tools``): Python callables agents may invoke.
 
 An entry point may name a :class:`Tool` subclass or any plain function; a function is wrapped
-by :meth:`Tool.adapt_plugin` into a ``Tool`` whose name and description come from the function.
+by :meth:`Tool.adapt_plugin` into a ``Tool`` whose name, description and arguments schema come
+from the function. :meth:`Tool.tool_spec` is what a model is shown
+(a :class:`~fusionsdk.providers.base.ToolSpec`); tools from MCP servers
+(:mod:`fusionsdk.tools.mcp`) are ``Tool`` objects too.
 """
 
 from __future__ import annotations
@@ -14,14 +17,26 @@ from typing import Any, ClassVar
 
 from fusionsdk.errors import FusionError
 from fusionsdk.plugin import OptionsT, PluginBase
+from fusionsdk.providers.base import ToolSpec
 
-__all__ = ["Tool"]
+__all__ = ["Tool", "python_tool"]
 
 
 class Tool(PluginBase[OptionsT], ABC):
-    """Base class of tools. Their output is untrusted data, never instructions."""
+    """Base class of tools. Their output is untrusted data, never instructions.
+
+    Attributes:
+        description: What the tool does, shown to models.
+        parameters: JSON Schema of the arguments (an open object when None).
+    """
 
     description: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, Any] | None] = None
+
+    def tool_spec(self, name: str | None = None) -> ToolSpec:
+        """How a model sees this tool, under ``name`` (default: the class name)."""
+        schema = self.parameters or {"type": "object", "properties": {}, "additionalProperties": True}
+        return ToolSpec(name or type(self).__name__, self.description, dict(schema))
 
     @abstractmethod
     async def run(self, **arguments: Any) -> Any:
@@ -39,8 +54,13 @@ class Tool(PluginBase[OptionsT], ABC):
             signature = None
         tool_name = getattr(func, "__name__", "tool")
 
+        from fusionsdk.providers.tool_calls import spec_from_function
+
+        spec = spec_from_function(func)
+
         class FunctionTool(Tool):
-            description: ClassVar[str] = inspect.getdoc(func) or ""
+            description: ClassVar[str] = spec.description
+            parameters: ClassVar[dict[str, Any] | None] = spec.parameters
 
             async def run(self, **arguments: Any) -> Any:
                 try:  # a model wrote these arguments: refuse bad ones with a FusionError
@@ -55,3 +75,17 @@ class Tool(PluginBase[OptionsT], ABC):
         FunctionTool.__name__ = FunctionTool.__qualname__ = tool_name
         FunctionTool.__doc__ = inspect.getdoc(func)
         return FunctionTool
+
+
+def python_tool(func: Callable[..., Any]) -> Tool[Any]:
+    """A ready :class:`Tool` object from a plain (sync or async) function.
+
+    Example:
+        >>> def add(a: int, b: int) -> int:
+        ...     "Add two integers."
+        ...     return a + b
+        >>> python_tool(add).tool_spec().name
+        'add'
+    """
+    tool_cls: type[Tool[Any]] = Tool.adapt_plugin(func)
+    return tool_cls()

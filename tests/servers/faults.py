@@ -16,6 +16,8 @@ step                      what the client sees
                           (an answer that pauses halfway)
 :class:`EchoKey`          an error whose body repeats the ``Authorization`` header, as careless
                           servers do, so secret scrubbing can be tested
+:class:`CallTools`        an assistant turn that calls tools (streamed: each call's arguments
+                          in two pieces, as OpenAI sends them)
 ========================  ==================================================================
 
 Example:
@@ -42,7 +44,7 @@ from starlette.routing import Route
 
 from tests.servers.base import BackgroundServer, RequestLog
 
-__all__ = ["Disconnect", "EchoKey", "Fail", "FaultServer", "Hang", "Reply", "Stall", "Step"]
+__all__ = ["CallTools", "Disconnect", "EchoKey", "Fail", "FaultServer", "Hang", "Reply", "Stall", "Step"]
 
 CHAT = "/v1/chat/completions"
 
@@ -102,7 +104,14 @@ class EchoKey:
     status: int = 401
 
 
-Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey
+@dataclass(frozen=True)
+class CallTools:
+    """Answer with ``calls``: ``(name, arguments)`` pairs."""
+
+    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey | CallTools
 
 
 class _Dropped(Exception):
@@ -173,6 +182,10 @@ class FaultServer(BackgroundServer):
             message = f"Incorrect API key provided: {auth.removeprefix('Bearer ')} ({auth})"
             error = {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
             return JSONResponse({"error": error}, step.status)
+        if isinstance(step, CallTools):
+            if body.get("stream"):
+                return StreamingResponse(_stream_calls(body, step), media_type="text/event-stream")
+            return JSONResponse(_calls_completion(body, step))
         text = step.text if isinstance(step, Reply) else Reply().text
         after = step.after if isinstance(step, Disconnect) else None
         if body.get("stream"):
@@ -267,4 +280,47 @@ async def _stream(
     yield f"data: {json.dumps({**base, 'choices': [last]})}\n\n"
     if (body.get("stream_options") or {}).get("include_usage"):
         yield f"data: {json.dumps({**base, 'choices': [], 'usage': _usage(body, pieces)})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _openai_calls(step: CallTools) -> list[dict[str, Any]]:
+    return [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for i, (name, args) in enumerate(step.calls)
+    ]
+
+
+def _calls_completion(body: dict[str, Any], step: CallTools) -> dict[str, Any]:
+    data = _completion(body, "")
+    data["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": _openai_calls(step)}
+    data["choices"][0]["finish_reason"] = "tool_calls"
+    return data
+
+
+async def _stream_calls(body: dict[str, Any], step: CallTools) -> AsyncIterator[str]:
+    base = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "m"),
+    }
+    for i, call in enumerate(_openai_calls(step)):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        first = {
+            "index": i,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+        }
+        rest = {"index": i, "function": {"arguments": arguments[half:]}}
+        for piece in (first, rest):
+            choice = {
+                "index": 0,
+                "delta": {"role": "assistant", "tool_calls": [piece]},
+                "finish_reason": None,
+            }
+            yield f"data: {json.dumps({**base, 'choices': [choice]})}\n\n"
+    last = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+    yield f"data: {json.dumps({**base, 'choices': [last]})}\n\n"
     yield "data: [DONE]\n\n"
