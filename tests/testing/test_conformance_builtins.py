@@ -72,6 +72,10 @@ SKIPPED: dict[tuple[str, str], str] = {
         "generates with embedded llama.cpp models and needs no candidates; "
         "tests/fusion/test_token_ensemble.py covers it"
     ),
+    ("fusers", "field_vote"): (
+        "fuses JSON objects and refuses plain-text candidates such as the kit's; "
+        "tests/fusion/test_structured.py covers it"
+    ),
     ("providers", "litellm"): "calls hosted APIs through LiteLLM; tests/providers covers it offline",
     ("providers", "openai_compatible"): _SERVER,
     ("providers", "vllm"): _SERVER,
