@@ -19,6 +19,10 @@ class Settings(BaseSettings):
         disable_plugin_autoload: Load only built-ins and the plugins named in ``plugins``
             (``FUSIONSDK_DISABLE_PLUGIN_AUTOLOAD=1``).
         home: Where fusionsdk keeps caches such as assembled model files (``FUSIONSDK_HOME``).
+        langchain_modules: Comma-separated module prefixes, besides ``langchain_*``, whose chat
+            model classes ``provider: langchain`` may import (``FUSIONSDK_LANGCHAIN_MODULES``).
+        trace_content: Put prompts and completions on OpenTelemetry spans
+            (``FUSIONSDK_TRACE_CONTENT=1``; off by default).
     """
 
     model_config = SettingsConfigDict(env_prefix="FUSIONSDK_", extra="ignore")
@@ -26,6 +30,8 @@ class Settings(BaseSettings):
     plugins: str = ""
     disable_plugin_autoload: bool = False
     home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "fusionsdk")
+    langchain_modules: str = ""
+    trace_content: bool = False
 
     @property
     def plugin_allow_list(self) -> frozenset[str]:

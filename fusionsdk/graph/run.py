@@ -315,6 +315,20 @@ class Graph:
         """Blocking :meth:`astream`."""
         return iterate_sync(self.astream(task, **kwargs))
 
+    def as_runnable(self, output: str = "answer", *, checkpoint: Any = None) -> Any:
+        """This graph as a LangChain ``Runnable`` (invoke/ainvoke/stream/astream/batch), for
+        LCEL chains; see :class:`~fusionsdk.graph.runnable.GraphRunnable`.
+
+        Args:
+            output: ``answer`` (the answer string) or ``result`` (the run result as a dict).
+            checkpoint: Passed to every run (``False`` keeps nothing between runs).
+        """
+        from fusionsdk.graph.runnable import GraphRunnable
+
+        if output not in ("answer", "result"):
+            raise GraphError(f"output must be 'answer' or 'result', not {output!r}")
+        return GraphRunnable(self, output, checkpoint)  # type: ignore[arg-type]
+
     # -- visualisation -----------------------------------------------------------------------
 
     def mermaid(self) -> str:

@@ -32,6 +32,7 @@ from fusionsdk.fusion.majority_vote import MajorityVote
 from fusionsdk.fusion.rank import PairwiseRank
 from fusionsdk.fusion.synthesize import MixtureOfAgents
 from fusionsdk.fusion.weighted_vote import WeightedVote
+from fusionsdk.integrations.langchain_provider import LangChainProvider
 from fusionsdk.memory.base import MemoryStore
 from fusionsdk.memory.embedders.hashing import HashingEmbedder
 from fusionsdk.memory.embedders.llamacpp_embedder import LlamaCppEmbedder
@@ -348,6 +349,17 @@ class TestScriptedFakeProvider(ProviderConformance):
         "logprob": -0.25,
         "delay_s": 0.001,
     }
+
+
+class TestLangChainProvider(ProviderConformance):
+    """A LangChain chat model (LangChain's own fake, one answer) through ``provider: langchain``."""
+
+    plugin_class = LangChainProvider
+    spec_fields: ClassVar[dict[str, Any]] = {
+        "model": "langchain_core.language_models.fake_chat_models:FakeListChatModel"
+    }
+    plugin_options: ClassVar[dict[str, Any]] = {"kwargs": {"responses": ["red"]}}
+    deterministic = True
 
 
 _REPLAY_DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_subset.jsonl"

@@ -1,0 +1,1 @@
+"""fusionsdk.integrations: bridges to other ecosystems (LangChain)."""
