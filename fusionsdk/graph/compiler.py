@@ -20,6 +20,7 @@ from fusionsdk.graph.context import NodeContext
 from fusionsdk.graph.run import Graph
 from fusionsdk.graph.state import RunState
 from fusionsdk.plugin import check_models
+from fusionsdk.providers import telemetry
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.registry import PluginKind, Registry, default_registry
 
@@ -44,11 +45,37 @@ def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
     return nodes
 
 
+def _span(name: str, kind: str) -> tuple[str, dict[str, Any]]:
+    """A node's OpenTelemetry span: ``invoke_agent`` for agents (GenAI conventions)."""
+    attributes: dict[str, Any] = {"fusionsdk.node.name": name, "fusionsdk.node.kind": kind}
+    if kind == "agent":
+        attributes |= {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
+        return telemetry.span_name("invoke_agent", name), attributes
+    return telemetry.span_name(kind, name), attributes
+
+
+def _decision_events(span: Any, decisions: list[dict[str, Any]]) -> None:
+    """Router, panel, fusion and arbiter decisions as span events (reasons only with content
+    capture on: a fuser's reason can quote an answer)."""
+    content = telemetry.capture_content()
+    for decision in decisions:
+        attributes = {k: v for k, v in decision.items() if k not in ("node", "type", "reason")}
+        if content:
+            attributes["reason"] = decision.get("reason")
+        telemetry.event(f"fusionsdk.{decision.get('type', 'decision')}", attributes, span)
+
+
 def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
-    """Wrap a node: budget check before, a trace entry after."""
+    """Wrap a node: budget check before, a trace entry (and span) after."""
+    span_name, attributes = _span(name, kind)
 
     async def step(state: RunState) -> dict[str, Any]:
         context.check_budget(state)
+        with telemetry.span(span_name, attributes) as span:
+            update = await _run_node(state, span)
+        return update
+
+    async def _run_node(state: RunState, span: Any) -> dict[str, Any]:
         started = time.perf_counter()
         update = await node.run(state)
         entry: dict[str, Any] = {
@@ -61,11 +88,22 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
         }
         if update.get("decisions"):
             entry["decisions"] = update["decisions"]
+            if span is not None:
+                _decision_events(span, update["decisions"])
         calls = [r for r in update.get("tool_results", []) if "call_id" in r]
         if calls:  # what a tool-calling agent asked for, and what came of it
             entry["tool_calls"] = [
                 {"tool": r["tool"], "arguments": r["arguments"], "error": r["error"]} for r in calls
             ]
+        usage = entry["usage"] or {}
+        telemetry.set_attributes(
+            span,
+            {
+                "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
+                "gen_ai.usage.output_tokens": usage.get("completion_tokens"),
+                "fusionsdk.cost_usd": entry["cost_usd"],
+            },
+        )
         return {**update, "trace": [entry]}
 
     return step
@@ -132,4 +170,6 @@ def compile_config(
 def compile_file(path: str | Path, *, registry: Registry | None = None) -> Graph:
     """Load and compile a YAML config file; relative paths inside resolve against its folder."""
     file = Path(path)
-    return compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    graph = compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    graph.name = file.stem
+    return graph

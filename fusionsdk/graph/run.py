@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fusionsdk._sync import iterate_sync, run_sync
 from fusionsdk.errors import GraphError
+from fusionsdk.providers import telemetry
 from fusionsdk.routing.feedback import apply_feedback, log_routing_decisions
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ class Graph:
     """
 
     def __init__(self, builder: Any, config: FusionConfig, context: NodeContext) -> None:
+        #: The graph's name in traces (the config file's stem when compiled from a file).
+        self.name = "graph"
         self.config = config
         self.context = context
         self._builder = builder
@@ -214,6 +217,55 @@ class Graph:
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+        span = telemetry.start_span(*self._span(thread_id))
+        token = telemetry.attach(span)
+        try:
+            async for event in self._astream(
+                config, thread_id, task, metadata, checkpoint, resume, evaluation
+            ):
+                if event.result is not None:
+                    self._finish_span(span, event.result)
+                yield event
+        except BaseException as exc:
+            telemetry.fail(span, exc)
+            raise
+        finally:
+            telemetry.detach(token)
+            if span is not None:
+                span.end()
+
+    def _span(self, thread_id: str) -> tuple[str, Any]:
+        """The run's OpenTelemetry span (GenAI ``invoke_agent``) and its attributes."""
+        attributes = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": self.name,
+            "gen_ai.conversation.id": thread_id,
+            "fusionsdk.graph.nodes": len(self.config.nodes),
+        }
+        return telemetry.span_name("invoke_agent", self.name), lambda: attributes
+
+    @staticmethod
+    def _finish_span(span: Any, result: RunResult) -> None:
+        telemetry.set_attributes(
+            span,
+            {
+                "gen_ai.usage.input_tokens": result.usage.get("prompt_tokens"),
+                "gen_ai.usage.output_tokens": result.usage.get("completion_tokens"),
+                "fusionsdk.cost_usd": result.cost_usd,
+                "fusionsdk.interrupted": result.interrupted is not None,
+            },
+        )
+
+    async def _astream(
+        self,
+        config: dict[str, Any],
+        thread_id: str,
+        task: str | None,
+        metadata: dict[str, Any] | None,
+        checkpoint: str | Path | bool | None,
+        resume: Any,
+        evaluation: bool,
+    ) -> AsyncIterator[GraphEvent]:
         async with self._app(checkpoint, evaluation) as app:
             graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
@@ -264,11 +316,13 @@ class Graph:
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
-        async with self._app(checkpoint, evaluation) as app:
-            values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
-            result = self._result_from_values(values, thread_id)
-            if not evaluation:
-                await self._run_ended(result, values, resume)
+        with telemetry.span(*self._span(thread_id)) as span:
+            async with self._app(checkpoint, evaluation) as app:
+                values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
+                result = self._result_from_values(values, thread_id)
+                if not evaluation:
+                    await self._run_ended(result, values, resume)
+            self._finish_span(span, result)
             return result
 
     async def _run_ended(self, result: RunResult, values: Mapping[str, Any], resume: Any) -> None:

@@ -13,6 +13,7 @@ balancers read: calls in flight and an EWMA of successful call latency.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -35,6 +36,7 @@ from fusionsdk.errors import (
     ProviderUnavailable,
     StructuredOutputError,
 )
+from fusionsdk.providers import telemetry
 from fusionsdk.providers.base import (
     CompletionRequest,
     GenerationParams,
@@ -411,7 +413,10 @@ class Model:
             if screen.refuses(candidate):
                 continue
             try:
-                completion = await candidate._complete_with_retries(request)
+                attributes = functools.partial(candidate._span_attributes, request)
+                with telemetry.span(candidate._span_name(), attributes) as span:
+                    completion = await candidate._complete_with_retries(request)
+                    telemetry.set_attributes(span, telemetry.response_attributes(completion))
             except ProviderError as exc:
                 errors.append(exc)
                 continue
@@ -419,6 +424,12 @@ class Model:
                 return replace(completion, fallback_from=self.name, privacy_skipped=tuple(screen.refused))
             return completion
         raise screen.failure(errors)
+
+    def _span_name(self) -> str:
+        return telemetry.span_name("chat", self.spec.model or self.name)
+
+    def _span_attributes(self, request: CompletionRequest, stream: bool = False) -> dict[str, Any]:
+        return telemetry.model_attributes(self.spec, request, stream)
 
     async def _prepare(self) -> None:
         """Run the provider's one-time set-up before the first timed attempt."""
@@ -537,15 +548,28 @@ class Model:
         for candidate in self._chain():
             if screen.refuses(candidate):
                 continue
+            span = telemetry.start_span(
+                candidate._span_name(), functools.partial(candidate._span_attributes, request, stream=True)
+            )
             try:
-                opened = await candidate._open_stream(request)
-            except ProviderError as exc:
-                errors.append(exc)
-                continue
-            fallback_from = self.name if errors or screen.refused else None
-            async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
-                yield chunk
-            return
+                try:
+                    opened = await candidate._open_stream(request)
+                except ProviderError as exc:
+                    errors.append(exc)
+                    telemetry.fail(span, exc)
+                    continue
+                fallback_from = self.name if errors or screen.refused else None
+                async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
+                    if chunk.completion is not None:
+                        telemetry.set_attributes(span, telemetry.response_attributes(chunk.completion))
+                    yield chunk
+                return
+            except BaseException as exc:
+                telemetry.fail(span, exc)
+                raise
+            finally:
+                if span is not None:
+                    span.end()
         raise screen.failure(errors)
 
     async def _open_stream(

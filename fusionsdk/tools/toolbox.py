@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionsdk.errors import FusionError
+from fusionsdk.providers import telemetry
 from fusionsdk.providers.base import ToolCall, ToolSpec
 from fusionsdk.tools.base import Tool
 from fusionsdk.tools.mcp import McpServerSpec, open_mcp_tools
@@ -78,8 +79,28 @@ class Toolbox:
         return [tool.tool_spec(name) for name, tool in self._tools.items()]
 
     async def call(self, call: ToolCall) -> ToolOutcome:
-        """Run one call. A failure (unknown tool, bad arguments, the tool's own error) becomes
-        the outcome's ``error`` for the model to read, never an exception."""
+        """Run one call, in an ``execute_tool`` span. A failure (unknown tool, bad arguments,
+        the tool's own error) becomes the outcome's ``error`` for the model to read, never an
+        exception."""
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": call.name,
+            "gen_ai.tool.call.id": call.id,
+            "gen_ai.tool.type": "function",
+        }
+        with telemetry.span(telemetry.span_name("execute_tool", call.name), attributes) as span:
+            outcome = await self._call(call)
+            telemetry.set_attributes(
+                span,
+                {
+                    "error.type": "ToolError" if outcome.error is not None else None,
+                    "gen_ai.tool.call.arguments": telemetry.content(call.arguments) if span else None,
+                    "gen_ai.tool.call.result": telemetry.content(outcome.content) if span else None,
+                },
+            )
+        return outcome
+
+    async def _call(self, call: ToolCall) -> ToolOutcome:
         started = time.perf_counter()
         tool = self._tools.get(call.name)
         if tool is None:
