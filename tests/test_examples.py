@@ -69,3 +69,6 @@ def test_notebook_cells_run(monkeypatch: pytest.MonkeyPatch) -> None:
         if cell["cell_type"] == "code":
             exec("".join(cell["source"]), namespace)
     assert namespace["result"].answer
+    for shown in (namespace["graph"], namespace["result"]):  # what Jupyter displays: offline HTML
+        html = shown._repr_mimebundle_()["text/html"]
+        assert "<svg" in html and "<table" in html and "<script" not in html

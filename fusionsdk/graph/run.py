@@ -71,6 +71,15 @@ class RunResult:
             "interrupted": self.interrupted,
         }
 
+    def _repr_html_(self) -> str:
+        """Notebooks show the answer, the path the run took and a table of its steps."""
+        from fusionsdk.graph.render import result_html
+
+        return result_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+
     def feedback(self, score: float) -> Any:
         """Score this run from 0 (wrong) to 1 (right), so that the routers that routed it and
         learn from feedback update (:mod:`fusionsdk.routing.feedback`); from another process:
@@ -397,5 +406,18 @@ class Graph:
             raise GraphError("drawing a PNG needs pygraphviz: pip install pygraphviz") from None
 
     def _repr_markdown_(self) -> str:
-        """Notebooks render the graph as a Mermaid diagram."""
+        """The graph as a Mermaid diagram (for Markdown front ends)."""
         return f"```mermaid\n{self.mermaid()}\n```"
+
+    def _repr_html_(self) -> str:
+        """Notebooks show the graph as an inline SVG diagram and a table of its nodes (no
+        script, no CDN)."""
+        from fusionsdk.graph.render import graph_html
+
+        return graph_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"Graph(name={self.name!r}, nodes={list(self.config.nodes)})"
