@@ -17,6 +17,7 @@ and then scrubbed of secrets; keys, headers and URLs' credentials never are.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -45,22 +46,35 @@ _TRACER_NAME = "fusionsdk"
 _CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 
-def _tracer() -> Any:
-    """The tracer, or None when OpenTelemetry is absent or no SDK provider is configured (so
-    an unconfigured process computes no attributes at all)."""
+@functools.cache
+def _trace_api() -> Any:
+    """``opentelemetry.trace``, or None when the API is not installed (looked up once)."""
     try:
         from opentelemetry import trace
     except ImportError:
         return None
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None
+    return trace
+
+
+@functools.cache
+def _release() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        release = version("fusionsdk")
+        return version("fusionsdk")
     except PackageNotFoundError:
-        release = None
-    return trace.get_tracer(_TRACER_NAME, release)
+        return None
+
+
+def _tracer() -> Any:
+    """The tracer, or None when OpenTelemetry is absent or no SDK provider is configured (so
+    an unconfigured process computes no attributes at all)."""
+    trace = _trace_api()
+    if trace is None:
+        return None
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return trace.get_tracer(_TRACER_NAME, _release())
 
 
 def capture_content() -> bool:

@@ -124,3 +124,54 @@ async def test_openai_compatible_streamed_tool_calls_are_assembled(faults: Fault
     assert final is not None
     assert [c.arguments for c in final.tool_calls] == [{"a": 2}, {"a": 7, "b": 1}]
     assert final.finish_reason == "tool_calls"
+
+
+def test_llamacpp_maps_tools_turns_and_response_format_for_templates() -> None:
+    import threading
+
+    from fusionsdk.config.models import ModelSpec
+    from fusionsdk.providers.base import CompletionRequest
+    from fusionsdk.providers.llamacpp import LlamaCppProvider, _template_messages
+
+    call = ToolCall("c1", "add", {"a": 1})
+    messages = [
+        {"role": "user", "content": "1+?"},
+        {"role": "assistant", "content": None, "tool_calls": [call.to_openai()]},
+        {"role": "tool", "tool_call_id": "c1", "content": "1"},
+    ]
+    rendered = _template_messages(messages)
+    assert rendered[1] == {
+        "role": "assistant",
+        "content": '<tool_call>{"name": "add", "arguments": {"a": 1}}</tool_call>',
+    }
+    assert rendered[2] == {"role": "user", "content": "<tool_response>\n1\n</tool_response>"}
+    provider = LlamaCppProvider(ModelSpec(name="s", provider="llamacpp", model="smollm2-135m-instruct"))
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    request = CompletionRequest(
+        messages, response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}
+    )
+    args = provider._call_args(request, threading.Event())
+    assert args["response_format"] == {"type": "json_object", "schema": schema}
+
+
+async def test_budget_is_checked_between_tool_steps() -> None:
+    from fusionsdk.errors import BudgetExceeded
+    from fusionsdk.graph import compile_config
+    from fusionsdk.registry import default_registry
+
+    default_registry().register("tools", "add_budget", add, replace=True)
+    try:
+        turn = {"tool_calls": [{"name": "add_budget", "arguments": {"a": 1}}]}
+        cfg = {
+            "version": 1,
+            "models": {"m": {"provider": "fake", "options": {"responses": [turn]}}},
+            "nodes": {"a": {"kind": "agent", "model": "m", "tools": ["add_budget"], "max_steps": 50}},
+            "edges": [["START", "a"], ["a", "END"]],
+            "budget": {"max_tokens": 40},
+        }
+        graph = compile_config(cfg)
+        with pytest.raises(BudgetExceeded, match="max_tokens"):
+            await graph.arun("loop")
+        assert len(graph.hub["m"].provider.requests) < 50
+    finally:
+        default_registry().unregister("tools", "add_budget")

@@ -166,6 +166,9 @@ class AgentNode(Node["AgentNode.Options"]):
                 if not completion.tool_calls:
                     break
                 messages.append(completion.message())
+                spent_tokens = sum(c.usage.total_tokens for c in spent)
+                spent_cost = sum(c.cost_usd or 0.0 for c in spent)
+                self.context.check_budget(state, extra_cost=spent_cost, extra_tokens=spent_tokens)
                 for outcome in await box.call_all(completion.tool_calls):
                     outcomes.append(outcome)
                     content = fence(f"tool:{outcome.call.name}", outcome.content)
