@@ -25,8 +25,10 @@ from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import load_replay
 from fusionsdk.registry import default_registry
 
+from _common import REPLAY_DATA, require_replay_data
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "data" / "replay" / "gsm8k.jsonl.gz"
+DEFAULT = REPLAY_DATA
 
 
 def model_key(name: str) -> str:
@@ -121,4 +123,4 @@ if __name__ == "__main__":
     parser.add_argument("dataset", nargs="?", type=Path, default=DEFAULT, help="The replay file.")
     parser.add_argument("--json", type=Path, help="Also write the headline figures to this JSON file.")
     options = parser.parse_args()
-    print(main(options.dataset, options.json))
+    print(main(require_replay_data(options.dataset), options.json))

@@ -91,7 +91,8 @@ BENCHMARKS = [
         "gsm8k_replay.py",
         "GSM8K replay: 42 real models, majority vote, oracle",
         "All 1,319 GSM8K test questions with the recorded answers of 42 real models "
-        "(`/work/shared/data/replay/gsm8k.jsonl.gz`, through the `replay` provider), a panel of "
+        "(`../shared/data/replay/gsm8k.jsonl.gz`, beside the repository, not in it: the script stops "
+        "with a message when it is missing; through the `replay` provider), a panel of "
         "all 42 and a majority vote over their final numbers, scored by the `numeric` scorer; the "
         "reference figures are the replay data's own. It also rewrites the plots in `docs/img/` and "
         "`benchmarks/results/gsm8k-report.html`. See [evaluation](evaluation.md).",
