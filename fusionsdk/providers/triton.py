@@ -28,6 +28,7 @@ from fusionsdk.providers.base import (
 from fusionsdk.providers.http import (
     LoopLocalClient,
     error_for_response,
+    http_endpoint,
     iter_sse,
     map_transport_error,
     probe_deployment,
@@ -42,11 +43,15 @@ class TritonProvider(Provider):
     """Triton's ``/v2/models/{model}/generate`` (TensorRT-LLM's ``ensemble`` model by default)."""
 
     requires_base_url: ClassVar[bool] = True
+    locality_by_host: ClassVar[bool] = True
+    supports_unix_socket: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         super().__init__(spec, options)
-        self._http = LoopLocalClient(spec.timeout_s)
-        self._url = f"{spec.base_url}/v2/models/{spec.model or 'ensemble'}"
+        assert spec.base_url is not None  # requires_base_url
+        self._base, self._uds = http_endpoint(spec.base_url)
+        self._http = LoopLocalClient(spec.timeout_s, uds=self._uds)
+        self._url = f"{self._base}/v2/models/{spec.model or 'ensemble'}"
 
     def _headers(self) -> dict[str, str]:
         key = api_key(self.spec)
@@ -104,8 +109,7 @@ class TritonProvider(Provider):
 
     async def reachability(self) -> Reachability:
         """GET ``/v2/health/ready``."""
-        base = self._url.split("/v2/")[0]
-        return await probe_deployment(self.spec, f"{base}/v2/health/ready")
+        return await probe_deployment(self.spec, f"{self._base}/v2/health/ready", uds=self._uds)
 
     async def aclose(self) -> None:
         await self._http.aclose()
