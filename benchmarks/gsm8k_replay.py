@@ -18,14 +18,14 @@ import re
 import time
 from pathlib import Path
 
+from _common import REPLAY_DATA, require_replay_data
+
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.metrics import pareto_frontier
 from fusionsdk.eval.report import bars_svg, heatmap_svg, render_html, scatter_svg
 from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import load_replay
 from fusionsdk.registry import default_registry
-
-from _common import REPLAY_DATA, require_replay_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = REPLAY_DATA

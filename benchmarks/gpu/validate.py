@@ -176,8 +176,8 @@ async def speed(model: Any, max_tokens: int, concurrency: int) -> dict[str, floa
 
 def accuracy(names: dict[str, dict[str, Any]], questions: int) -> dict[str, float]:
     """GSM8K-subset accuracy of each engine alone and of the majority-vote panel of all."""
-    from fusionsdk.config.builder import GraphBuilder
     from fusionsdk.eval.harness import evaluate
+    from fusionsdk.graph.builder import GraphBuilder
     from fusionsdk.providers.replay import load_replay
     from fusionsdk.registry import default_registry
 
