@@ -20,7 +20,7 @@ from tests.engines.vllm_server import MODEL_NAME
 from tests.servers.base import free_port
 from tests.servers.metrics import MetricsServer
 
-pytestmark = [pytest.mark.engines, pytest.mark.integration]
+pytestmark = pytest.mark.engines  # not `integration`: `-m integration` must not start vLLM
 
 QUESTION = "What is the capital of France?"
 NO_RETRY = {"attempts": 1}

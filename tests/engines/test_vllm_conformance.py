@@ -13,7 +13,7 @@ from fusionsdk.testing.conformance import ProviderConformance
 from tests.engines.vllm_server import MODEL_NAME
 from tests.servers.base import free_port
 
-pytestmark = [pytest.mark.engines, pytest.mark.integration]
+pytestmark = pytest.mark.engines  # not `integration`: `-m integration` must not start vLLM
 
 
 class TestVLLMProvider(ProviderConformance):
