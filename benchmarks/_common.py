@@ -16,17 +16,22 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "REPLAY_DATA",
     "REPO",
     "machine_facts",
     "markdown_table",
     "median",
     "parser",
     "percentile",
+    "require_replay_data",
     "verdict",
     "write_json",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
+#: The full GSM8K replay set (1,319 questions, 42 models). It lives beside the repository, not in
+#: it (too large to commit); the tests use the committed subset in ``tests/data/`` instead.
+REPLAY_DATA = REPO.parent / "shared" / "data" / "replay" / "gsm8k.jsonl.gz"
 
 # LiteLLM fetches its price map over the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -47,6 +52,22 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def require_replay_data(path: Path) -> Path:
+    """``path`` if it exists; otherwise exit with a message saying what is missing and what to do.
+
+    The GSM8K benchmarks need the full replay file, which a plain clone does not hold.
+    """
+    if not path.is_file():
+        raise SystemExit(
+            f"replay data not found: {path}\n"
+            "The GSM8K benchmarks need the full replay file (gsm8k.jsonl.gz, 1,319 questions x 42 "
+            "models), kept outside the repository in ../shared/data/replay/. Put it there or pass "
+            "its path as the first argument. (The test suite does not need it: it uses "
+            "tests/data/gsm8k_subset.jsonl.)"
+        )
+    return path
 
 
 def verdict(met: bool) -> str:

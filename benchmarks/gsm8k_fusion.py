@@ -35,10 +35,11 @@ from fusionsdk.tuning.fusion_weights import fit_weights, select_panel
 from fusionsdk.tuning.vote_table import VoteTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPLAY_DATA, require_replay_data
 from gsm8k_replay import model_key  # the sibling script, found wherever this one is run from
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "data" / "replay" / "gsm8k.jsonl.gz"
+DEFAULT = REPLAY_DATA
 MAX_PANEL = 5
 BUDGET = 3.0  # the cheap panel costs at most this many times the best single model
 
@@ -229,7 +230,7 @@ if __name__ == "__main__":
     cli.add_argument("--seeds", type=int, default=10, help="Also report seeds 0..N-1 in memory.")
     cli.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
     args = cli.parse_args()
-    text, figures = main(args.dataset, args.seed, args.seeds)
+    text, figures = main(require_replay_data(args.dataset), args.seed, args.seeds)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))

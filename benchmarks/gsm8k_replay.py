@@ -18,6 +18,8 @@ import re
 import time
 from pathlib import Path
 
+from _common import REPLAY_DATA, require_replay_data
+
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.metrics import pareto_frontier
 from fusionsdk.eval.report import bars_svg, heatmap_svg, render_html, scatter_svg
@@ -26,7 +28,7 @@ from fusionsdk.providers.replay import load_replay
 from fusionsdk.registry import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "data" / "replay" / "gsm8k.jsonl.gz"
+DEFAULT = REPLAY_DATA
 
 
 def model_key(name: str) -> str:
@@ -121,4 +123,4 @@ if __name__ == "__main__":
     parser.add_argument("dataset", nargs="?", type=Path, default=DEFAULT, help="The replay file.")
     parser.add_argument("--json", type=Path, help="Also write the headline figures to this JSON file.")
     options = parser.parse_args()
-    print(main(options.dataset, options.json))
+    print(main(require_replay_data(options.dataset), options.json))

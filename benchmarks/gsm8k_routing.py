@@ -61,10 +61,11 @@ from fusionsdk.routing.router_file import write_router_model
 from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPLAY_DATA, require_replay_data
 from gsm8k_replay import model_key  # the sibling script, found wherever this one is run from
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "data" / "replay" / "gsm8k.jsonl.gz"
+DEFAULT = REPLAY_DATA
 POOL, CHEAP_SHARE, FINALS, BUDGET, REASONABLE, MARGIN = 4, 0.10, 3, 0.30, 0.90, 0.01
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 1.0)
 METHODS = ("knn", "logistic", "mlp", "mf")
@@ -644,7 +645,7 @@ if __name__ == "__main__":
     cli.add_argument("--embedder", help="Embedder of the learned routers (default: minilm, else hashing).")
     cli.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
     args = cli.parse_args()
-    text, data = main(args.dataset, args.seed, args.seeds, args.embedder)
+    text, data = main(require_replay_data(args.dataset), args.seed, args.seeds, args.embedder)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(data, indent=2, default=str))

@@ -79,6 +79,17 @@ BENCHMARKS = [
         "sides reuse their cached prompt prefix after the first call alike).",
     ),
     Benchmark(
+        "llamacpp_runtimes.py",
+        "llama.cpp runtimes: llama-cpp-python against prebuilt xllamacpp",
+        "The features the project uses, checked live on both runtimes with the same GGUF file "
+        "(SmolLM2-135M-Instruct Q4_1), install time (a fresh venv and `pip install --no-cache-dir`; "
+        "llama-cpp-python's build, about 8 minutes of both cores, only with "
+        "`--build-llama-cpp-python`), and completion tokens/s (same chat prompt, greedy, 64 tokens, "
+        "2 threads each, alternating). The `llamacpp` provider stays on llama-cpp-python: "
+        "`token_ensemble` needs the full next-token distribution and token-level evaluation, which "
+        "xllamacpp (llama.cpp's server handlers, JSON in and out) does not expose.",
+    ),
+    Benchmark(
         "graph_overhead.py",
         "Graph overhead",
         "A compiled fusionsdk graph (router, 3-model panel, majority vote) against the same graph "
@@ -91,7 +102,8 @@ BENCHMARKS = [
         "gsm8k_replay.py",
         "GSM8K replay: 42 real models, majority vote, oracle",
         "All 1,319 GSM8K test questions with the recorded answers of 42 real models "
-        "(`/work/shared/data/replay/gsm8k.jsonl.gz`, through the `replay` provider), a panel of "
+        "(`../shared/data/replay/gsm8k.jsonl.gz`, beside the repository, not in it: the script stops "
+        "with a message when it is missing; through the `replay` provider), a panel of "
         "all 42 and a majority vote over their final numbers, scored by the `numeric` scorer; the "
         "reference figures are the replay data's own. It also rewrites the plots in `docs/img/` and "
         "`benchmarks/results/gsm8k-report.html`. See [evaluation](evaluation.md).",
@@ -254,7 +266,19 @@ def render(outputs: dict[str, str], results: dict[str, dict[str, Any]], times: d
             "",
         ]
     lines.append(FINDINGS)
+    lines.append(gpu_block())
     return "\n".join(lines)
+
+
+GPU_START, GPU_END = "<!-- gpu-validation:start -->", "<!-- gpu-validation:end -->"
+
+
+def gpu_block() -> str:
+    """The GPU validation section as ``benchmarks/gpu/validate.py`` last wrote it (kept as is)."""
+    page = PAGE.read_text() if PAGE.exists() else ""
+    if GPU_START in page and GPU_END in page:
+        return page[page.index(GPU_START) : page.index(GPU_END) + len(GPU_END)] + "\n"
+    return ""
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ def models(config: Path | None = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
     """List the models of a config (or the embedded ones) and probe each.
 
     Served models are probed with a cheap GET (health or model list); hosted APIs are only
-    checked for their key, so listing never spends tokens.
+    checked for their key, so listing never spends tokens. Each model's locality comes with the
+    reason for it (the config, the ``base_url`` host, or the provider).
     """
     hub = open_hub(config)
     reach = run_sync(hub.reachability())
@@ -29,6 +30,7 @@ def models(config: Path | None = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
             "model": model.spec.model,
             "base_url": model.spec.base_url,
             "locality": model.locality,
+            "locality_reason": model.provider.locality_decision.reason,
             "status": reach[name].status,
             "detail": reach[name].detail,
         }
@@ -37,7 +39,7 @@ def models(config: Path | None = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "provider", "model", "locality", "status", "detail")
+    table = Table("name", "provider", "model", "locality", "why", "status", "detail")
     for row in rows:
         colour = "green" if row["status"] == "ok" else "yellow"
         table.add_row(
@@ -45,6 +47,7 @@ def models(config: Path | None = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
             row["provider"],
             row["model"] or "",
             row["locality"],
+            row["locality_reason"],
             f"[{colour}]{row['status']}[/]",
             row["detail"],
         )

@@ -10,9 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fusionsdk.config.validation import config_error
 
-__all__ = ["BreakerSpec", "Locality", "ModelSpec", "Prices", "RetrySpec"]
+__all__ = ["BreakerSpec", "Locality", "LocalitySetting", "ModelSpec", "Prices", "RetrySpec"]
 
+#: Where a model runs, once decided.
 Locality = Literal["local", "hosted"]
+#: What a spec may say: a locality, or ``auto`` to let the host of ``base_url`` decide.
+LocalitySetting = Literal["local", "hosted", "auto"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,10 +64,14 @@ class ModelSpec(_Strict):
         name: The name graphs and the CLI use (the key under ``models:``).
         provider: A ``fusionsdk.providers`` plugin name (``litellm``, ``tgi``, ``llamacpp``, ...).
         model: The provider's model id (``openai/gpt-4o``, ``smollm2-135m-instruct``).
-        base_url: HTTP(S) endpoint of a served model.
+        base_url: HTTP(S) endpoint of a served model, or ``http+unix://`` with the
+            percent-encoded path of a Unix socket (``http+unix://%2Frun%2Ftgi.sock``) for
+            providers that support one.
         api_key_env: Name of the environment variable holding the API key (never the key).
-        locality: ``local`` (data stays on your machines) or ``hosted``; the provider's default
-            when omitted.
+        locality: ``local`` (data stays on your machines), ``hosted``, or ``auto`` (the default):
+            local only for a loopback, private or link-local ``base_url`` host, a Unix socket or
+            an in-process provider; any other host is hosted (see
+            :mod:`fusionsdk.providers.locality`).
         context_window: Tokens the model accepts, prompt and output together.
         prices: USD per million tokens.
         tags: Free labels routers can match.
@@ -76,8 +83,8 @@ class ModelSpec(_Strict):
         options: Provider-specific options, validated by the provider's ``Options``.
 
     Example:
-        >>> ModelSpec(name="tgi", provider="tgi", base_url="http://127.0.0.1:8080").locality is None
-        True
+        >>> ModelSpec(name="tgi", provider="tgi", base_url="http://127.0.0.1:8080").locality
+        'auto'
     """
 
     name: str
@@ -85,7 +92,7 @@ class ModelSpec(_Strict):
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    locality: Locality | None = None
+    locality: LocalitySetting = "auto"
     context_window: int | None = Field(None, gt=0)
     prices: Prices | None = None
     tags: tuple[str, ...] = ()
@@ -117,8 +124,8 @@ class ModelSpec(_Strict):
         if value is None:
             return None
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http:// or https:// URL, got '{parts.scheme}:' URL")
+        if parts.scheme not in ("http", "https", "http+unix") or not parts.netloc:
+            raise ValueError(f"must be an http://, https:// or http+unix:// URL, got '{parts.scheme}:' URL")
         if parts.username or parts.password:
             raise ValueError("must not carry credentials; use api_key_env")
         return value.rstrip("/")

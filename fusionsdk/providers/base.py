@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, Typ
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionsdk.config.models import Locality, ModelSpec
+from fusionsdk.providers.locality import LocalityDecision, decide_locality
 
 if TYPE_CHECKING:
     import numpy as np
@@ -245,7 +246,8 @@ ProviderOptionsT = TypeVar("ProviderOptionsT", bound=BaseModel)
 class Provider(Generic[ProviderOptionsT], ABC):
     """Base class of model backends (plugins of ``fusionsdk.providers``).
 
-    Subclasses set :attr:`default_locality`, may declare backend options in a nested
+    Subclasses set :attr:`default_locality` (``local`` only for in-process backends) and
+    :attr:`locality_by_host` (for model servers), may declare backend options in a nested
     ``Options`` model, and implement :meth:`complete` and :meth:`stream`. They raise only
     :class:`~fusionsdk.errors.ProviderError` subclasses.
 
@@ -256,10 +258,16 @@ class Provider(Generic[ProviderOptionsT], ABC):
 
     #: Plugin API version this provider was written for.
     api_version: ClassVar[int] = 1
-    #: Where the model runs when the spec does not say.
-    default_locality: ClassVar[Locality] = "local"
+    #: Where the model runs when neither the spec nor the ``base_url`` host decides. Hosted
+    #: unless the provider runs the model in this process: doubt must not count as local.
+    default_locality: ClassVar[Locality] = "hosted"
+    #: Whether the provider serves the model from ``base_url``, so that a loopback, private or
+    #: link-local host (or a Unix socket) makes it local (:mod:`fusionsdk.providers.locality`).
+    locality_by_host: ClassVar[bool] = False
     #: Whether the spec must give ``base_url``.
     requires_base_url: ClassVar[bool] = False
+    #: Whether ``base_url`` may be an ``http+unix://`` Unix socket.
+    supports_unix_socket: ClassVar[bool] = False
 
     class Options(BaseModel):
         """Backend-specific options (none by default)."""
@@ -310,9 +318,14 @@ class Provider(Generic[ProviderOptionsT], ABC):
         return None
 
     @property
+    def locality_decision(self) -> LocalityDecision:
+        """Where the model runs and why (the spec, the ``base_url`` host, or the provider)."""
+        return decide_locality(self.spec, default=self.default_locality, by_host=self.locality_by_host)
+
+    @property
     def locality(self) -> Locality:
-        """The spec's locality, else the provider's default."""
-        return self.spec.locality or self.default_locality
+        """``local`` or ``hosted``, failing closed (see :attr:`locality_decision`)."""
+        return self.locality_decision.locality
 
     async def aclose(self) -> None:
         """Release connections; called when the owning hub closes."""

@@ -20,9 +20,18 @@ from fusionsdk.errors import (
     RateLimited,
 )
 from fusionsdk.providers.base import Reachability
+from fusionsdk.providers.locality import unix_socket_path
 from fusionsdk.providers.secrets import api_key, redact
 
-__all__ = ["error_for_response", "iter_sse", "map_transport_error", "probe", "probe_deployment"]
+__all__ = [
+    "LoopLocalClient",
+    "error_for_response",
+    "http_endpoint",
+    "iter_sse",
+    "map_transport_error",
+    "probe",
+    "probe_deployment",
+]
 
 # TGI: "`inputs` tokens + `max_new_tokens` must be <= N", "`inputs` must have less than N tokens".
 _CONTEXT_HINTS = (
@@ -118,11 +127,28 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         yield event
 
 
-async def probe(url: str, key: str | None = None, timeout_s: float = 3.0) -> Reachability:
-    """GET ``url``; ``ok`` on 2xx. Used by ``fusionsdk models``."""
+def http_endpoint(base_url: str) -> tuple[str, str | None]:
+    """The HTTP base URL to request and the Unix socket to connect through (None: TCP).
+
+    Example:
+        >>> http_endpoint("http+unix://%2Frun%2Ftgi.sock/api")
+        ('http://localhost/api', '/run/tgi.sock')
+    """
+    socket = unix_socket_path(base_url)
+    if socket is None:
+        return base_url, None
+    path = base_url.split("://", 1)[1].partition("/")[2]
+    return "http://localhost" + (f"/{path}" if path else ""), socket
+
+
+async def probe(
+    url: str, key: str | None = None, timeout_s: float = 3.0, uds: str | None = None
+) -> Reachability:
+    """GET ``url`` (through the Unix socket ``uds`` when given); ``ok`` on 2xx."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
             response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         return Reachability("unreachable", redact(f"{type(exc).__name__}"))
@@ -131,13 +157,13 @@ async def probe(url: str, key: str | None = None, timeout_s: float = 3.0) -> Rea
     return Reachability("error", redact(f"HTTP {response.status_code}"))
 
 
-async def probe_deployment(spec: ModelSpec, url: str) -> Reachability:
+async def probe_deployment(spec: ModelSpec, url: str, uds: str | None = None) -> Reachability:
     """``missing-key`` when ``spec`` names an unset API-key variable (its calls would fail even
     where the health route is open), else :func:`probe` of ``url`` with the key."""
     key = api_key(spec, required=False)
     if spec.api_key_env and key is None:
         return Reachability("missing-key", f"set {spec.api_key_env}")
-    return await probe(url, key)
+    return await probe(url, key, uds=uds)
 
 
 class LoopLocalClient:
@@ -146,11 +172,13 @@ class LoopLocalClient:
 
     Args:
         timeout_s: Read/connect timeout for every request.
+        uds: A Unix socket to connect through instead of TCP.
     """
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, uds: str | None = None) -> None:
         import weakref
 
+        self._uds = uds
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
         self._clients: weakref.WeakKeyDictionary[Any, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
@@ -162,7 +190,10 @@ class LoopLocalClient:
         client = self._clients.get(loop)
         if client is None:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-            client = self._clients[loop] = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+            transport = httpx.AsyncHTTPTransport(uds=self._uds, limits=limits) if self._uds else None
+            client = self._clients[loop] = httpx.AsyncClient(
+                timeout=self._timeout, limits=limits, transport=transport
+            )
         return client
 
     async def aclose(self) -> None:

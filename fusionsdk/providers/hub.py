@@ -12,6 +12,7 @@ from fusionsdk.config.models import ModelSpec
 from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.providers.base import Provider, Reachability
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.locality import unix_socket_path
 from fusionsdk.providers.model import Model
 from fusionsdk.providers.privacy import PrivacyPolicy
 from fusionsdk.registry import PluginKind, Registry, default_registry
@@ -35,6 +36,11 @@ def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider[A
     provider_cls = registry.plugin_class(PluginKind.PROVIDERS, spec.provider, path=f"{path}.provider")
     if provider_cls.requires_base_url and spec.base_url is None:
         raise ConfigError(f"provider '{spec.provider}' needs a base_url", path=f"{path}.base_url")
+    if spec.base_url and unix_socket_path(spec.base_url) and not provider_cls.supports_unix_socket:
+        raise ConfigError(
+            f"provider '{spec.provider}' cannot reach a Unix socket (the tgi and triton providers can)",
+            path=f"{path}.base_url",
+        )
     plan = registry.plan(PluginKind.PROVIDERS, spec.provider, spec.options, path=f"{path}.options")
     provider: Provider[Any] = plan.build(spec)
     return provider

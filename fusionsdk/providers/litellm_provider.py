@@ -9,6 +9,7 @@ Messages API) are small subclasses that only change class attributes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from fusionsdk.config.models import Locality
@@ -26,7 +27,7 @@ from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
 from fusionsdk.providers.secrets import api_key
 from fusionsdk.providers.tool_calls import openai_deltas, parse_openai_tool_calls, tool_choice_openai
 
-__all__ = ["LiteLLMProvider", "parse_logprobs"]
+__all__ = ["LiteLLMProvider", "parse_logprobs", "trim_to_text"]
 
 
 def parse_logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
@@ -46,6 +47,20 @@ def parse_logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
         )
         for item in content
     )
+
+
+def trim_to_text(logprobs: tuple[TokenLogprob, ...] | None, text: str) -> tuple[TokenLogprob, ...] | None:
+    """Drop trailing tokens past ``text``: servers such as vLLM report the end-of-sequence token
+    (``<|im_end|>``) in the log-probabilities though it is not in the answer's text."""
+    if not logprobs:
+        return logprobs
+    joined = "".join(t.token for t in logprobs)
+    if joined == text or not joined.startswith(text):
+        return logprobs
+    kept = list(logprobs)
+    while kept and len(joined) > len(text):
+        joined = joined[: len(joined) - len(kept.pop().token)]
+    return tuple(kept) or None
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -123,11 +138,12 @@ class LiteLLMProvider(Provider):
         except Exception as exc:
             raise map_litellm_error(exc) from None
         choice = response.choices[0]
+        text = choice.message.content or ""
         return ProviderResponse(
-            text=choice.message.content or "",
+            text=text,
             finish_reason=choice.finish_reason,
             usage=_usage(getattr(response, "usage", None)),
-            logprobs=parse_logprobs(choice),
+            logprobs=trim_to_text(parse_logprobs(choice), text),
             backend_model=getattr(response, "model", None),
             tool_calls=parse_openai_tool_calls(getattr(choice.message, "tool_calls", None)),
         )
@@ -135,26 +151,42 @@ class LiteLLMProvider(Provider):
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamChunk]:
         args = self._call_args(request)
         args.update(stream=True, stream_options={"include_usage": True})
+        # The chunk that finishes is held back until the stream ends: servers (vLLM) send the
+        # usage in a chunk of its own after it, and finish_reason must come last.
+        finished: StreamChunk | None = None
         try:
             stream = await litellm().acompletion(**args)
             async for chunk in stream:
                 choices = getattr(chunk, "choices", None) or []
                 usage = _usage(getattr(chunk, "usage", None))
                 if not choices:
-                    if usage:
+                    if finished is not None and usage:
+                        finished = replace(finished, usage=usage)
+                    elif usage:
                         yield StreamChunk(usage=usage)
                     continue
                 choice = choices[0]
-                delta = _get(choice, "delta")
-                yield StreamChunk(
-                    text=_get(delta, "content") or "",
-                    finish_reason=_get(choice, "finish_reason"),
+                text = _get(_get(choice, "delta"), "content") or ""
+                finish_reason = _get(choice, "finish_reason")
+                logprobs = parse_logprobs(choice)
+                if finished is not None:  # a server that goes on after finishing: pass it on
+                    yield replace(finished, finish_reason=None)
+                    finished = None
+                piece = StreamChunk(
+                    text=text,
+                    finish_reason=finish_reason,
                     usage=usage,
-                    logprobs=parse_logprobs(choice),
-                    tool_calls=openai_deltas(_get(delta, "tool_calls")),
+                    logprobs=trim_to_text(logprobs, text) if finish_reason else logprobs,
+                    tool_calls=openai_deltas(_get(_get(choice, "delta"), "tool_calls")),
                 )
+                if finish_reason:
+                    finished = piece
+                else:
+                    yield piece
         except Exception as exc:
             raise map_litellm_error(exc) from None
+        if finished is not None:
+            yield finished
 
     def cost_usd(self, usage: Usage) -> float | None:
         """The spec's prices, else LiteLLM's bundled price map, else 0 (local) or unknown."""

@@ -30,11 +30,11 @@ import functools
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, ProviderError
 from fusionsdk.providers.base import (
     CompletionRequest,
@@ -129,6 +129,8 @@ class _LogprobRecorder:
 
 class LlamaCppProvider(Provider):
     """GGUF models run in-process with llama-cpp-python (the embedded default)."""
+
+    default_locality: ClassVar[Locality] = "local"  # in-process: nothing leaves this machine
 
     class Options(BaseModel):
         """Embedded model options.

@@ -37,7 +37,8 @@ __all__ = [
 class OpenAICompatibleProvider(LiteLLMProvider):
     """Any server with ``/v1/chat/completions``; ``base_url`` ends in ``/v1``."""
 
-    default_locality: ClassVar[Locality] = "local"
+    default_locality: ClassVar[Locality] = "hosted"
+    locality_by_host: ClassVar[bool] = True
     requires_base_url: ClassVar[bool] = True
     litellm_prefix: ClassVar[str] = "openai/"
     probe_path: ClassVar[str | None] = "/models"

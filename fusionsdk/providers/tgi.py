@@ -34,6 +34,7 @@ from fusionsdk.providers.base import (
 from fusionsdk.providers.http import (
     LoopLocalClient,
     error_for_response,
+    http_endpoint,
     iter_sse,
     map_transport_error,
     probe_deployment,
@@ -51,6 +52,8 @@ class TGIProvider(Provider["TGIProvider.Options"]):
     """TGI's native ``/generate`` API with token details."""
 
     requires_base_url: ClassVar[bool] = True
+    locality_by_host: ClassVar[bool] = True
+    supports_unix_socket: ClassVar[bool] = True
     #: Prometheus metrics (``tgi_queue_size``, ...) under ``base_url``, read by the balance router.
     metrics_path: ClassVar[str | None] = "/metrics"
 
@@ -63,7 +66,9 @@ class TGIProvider(Provider["TGIProvider.Options"]):
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         super().__init__(spec, options)
-        self._http = LoopLocalClient(spec.timeout_s)
+        assert spec.base_url is not None  # requires_base_url
+        self._base, self._uds = http_endpoint(spec.base_url)
+        self._http = LoopLocalClient(spec.timeout_s, uds=self._uds)
 
     def _headers(self) -> dict[str, str]:
         key = api_key(self.spec)
@@ -99,7 +104,7 @@ class TGIProvider(Provider["TGIProvider.Options"]):
         body = self._body(request)
         try:
             response = await self._http.get().post(
-                f"{self.spec.base_url}/generate", json=body, headers=self._headers()
+                f"{self._base}/generate", json=body, headers=self._headers()
             )
             if not response.is_success:
                 raise error_for_response(response, response.content)
@@ -127,7 +132,7 @@ class TGIProvider(Provider["TGIProvider.Options"]):
         client = self._http.get()
         try:
             async with client.stream(
-                "POST", f"{self.spec.base_url}/generate_stream", json=body, headers=self._headers()
+                "POST", f"{self._base}/generate_stream", json=body, headers=self._headers()
             ) as response:
                 if not response.is_success:
                     raise error_for_response(response, await response.aread())
@@ -138,8 +143,7 @@ class TGIProvider(Provider["TGIProvider.Options"]):
 
     async def reachability(self) -> Reachability:
         """GET ``/health``."""
-        assert self.spec.base_url is not None
-        return await probe_deployment(self.spec, f"{self.spec.base_url}/health")
+        return await probe_deployment(self.spec, f"{self._base}/health", uds=self._uds)
 
     async def aclose(self) -> None:
         await self._http.aclose()

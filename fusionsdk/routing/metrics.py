@@ -193,10 +193,11 @@ class LoadReading:
 
 def metrics_url(model: Any) -> str | None:
     """The default metrics URL of a model: its ``base_url`` (less a trailing ``/v1``) plus its
-    provider's ``metrics_path``; None when the provider declares none."""
+    provider's ``metrics_path``; None when the provider declares none or serves over a Unix
+    socket (the poller speaks TCP only)."""
     path = getattr(model.provider, "metrics_path", None)
     base = model.spec.base_url
-    if not path or not base:
+    if not path or not base or base.startswith("http+unix:"):
         return None
     return base.removesuffix("/v1") + path
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.errors import BadRequest
 from fusionsdk.memory.base import Embedder
 from fusionsdk.plugin import PluginOptions
@@ -54,6 +54,8 @@ class FakeProvider(Provider["FakeProvider.Options"]):
 
     Every request it receives is kept in :attr:`requests`, so tests can assert on what was sent.
     """
+
+    default_locality: ClassVar[Locality] = "local"  # in-process: nothing leaves this machine
 
     class Options(BaseModel):
         """Fake options.

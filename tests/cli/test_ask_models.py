@@ -85,6 +85,8 @@ def test_models_json_reports_status(config: Path, capsys: pytest.CaptureFixture[
     assert rows["smol"]["status"] == "ok"
     assert rows["down"]["status"] == "unreachable" and rows["down"]["locality"] == "local"
     assert rows["gpt4o"]["status"] == "missing-key" and rows["gpt4o"]["locality"] == "hosted"
+    assert rows["down"]["locality_reason"] == "127.0.0.1: loopback"
+    assert rows["gpt4o"]["locality_reason"] == "litellm: hosted unless the config says local"
 
 
 def test_usage_errors_exit_nonzero(capsys: pytest.CaptureFixture[str]) -> None:

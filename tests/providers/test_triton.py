@@ -10,6 +10,7 @@ import pytest
 import fusionsdk
 from fusionsdk.errors import BadRequest, ProviderTimeout, ProviderUnavailable, RateLimited
 from fusionsdk.providers.model import Model
+from fusionsdk.providers.triton import EchoStripper
 from tests.servers.base import free_port
 from tests.servers.triton import TritonServer
 
@@ -31,7 +32,12 @@ async def test_complete_calls_the_ensemble_by_default(triton: TritonServer) -> N
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0  # counted
     request = triton.requests()[-1]
     assert request.path == "/v2/models/ensemble/generate"
-    assert request.body == {"text_input": "Capital of Italy?", "max_tokens": 512, "stream": False}
+    assert request.body == {
+        "text_input": "Capital of Italy?",
+        "max_tokens": 512,
+        "stream": False,
+        "exclude_input_in_output": True,
+    }
 
 
 async def test_parameters_map_to_triton_inputs(triton: TritonServer) -> None:
@@ -56,6 +62,7 @@ async def test_stream_yields_each_piece(triton: TritonServer) -> None:
     assert final is not None and final.text == "Rome is the capital" and final.finish_reason == "stop"
     request = triton.requests()[-1]
     assert request.path == "/v2/models/ensemble/generate_stream" and request.body["stream"] is True
+    assert request.body["exclude_input_in_output"] is True
 
 
 def test_sync_complete_works(triton: TritonServer) -> None:
@@ -107,3 +114,64 @@ async def test_reachability_probes_health_ready(triton: TritonServer) -> None:
     assert reach["up"].ok and reach["down"].status == "unreachable"
     triton.ready = False
     assert (await hub.reachability())["up"].status == "error"
+
+
+# -- the echoed prompt ----------------------------------------------------------------------------
+
+
+async def test_the_fake_echoes_like_the_real_ensemble_unless_excluded(triton: TritonServer) -> None:
+    import httpx
+
+    url = f"{triton.url}/v2/models/ensemble/generate"
+    async with httpx.AsyncClient() as client:
+        plain = (await client.post(url, json={"text_input": "Q? ", "max_tokens": 2})).json()
+        excluded = {"text_input": "Q? ", "max_tokens": 2, "exclude_input_in_output": True}
+        clean = (await client.post(url, json=excluded)).json()
+    assert plain["text_output"] == "Q? Rome is" and clean["text_output"] == "Rome is"
+
+
+async def test_an_older_ensemble_without_the_input_is_asked_again_and_the_echo_stripped(
+    triton: TritonServer,
+) -> None:
+    triton.accepts_exclude = False
+    model = triton_model(triton.url)
+    assert (await model.acomplete("Capital of Italy?")).text == ANSWER
+    first, second = triton.requests()
+    assert first.body["exclude_input_in_output"] is True and "exclude_input_in_output" not in second.body
+    assert (await model.acomplete("Capital of Italy?")).text == ANSWER
+    assert len(triton.requests()) == 3  # remembered: no refused request the second time
+    pieces = [c.text async for c in model.astream("Capital?", max_tokens=2) if c.completion is None]
+    assert "".join(pieces) == "Rome is" and "exclude_input_in_output" not in triton.requests()[-1].body
+
+
+async def test_an_echo_despite_the_flag_is_stripped_too(
+    triton: TritonServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(triton, "_echoes", lambda body: True)  # a server that ignores the flag
+    model = triton_model(triton.url)
+    assert (await model.acomplete("Capital of Italy?")).text == ANSWER
+    chunks = [c async for c in model.astream("Capital?", max_tokens=3)]
+    assert [c.text for c in chunks[:-1] if c.text] == ["Rome", " is", " the"]
+    assert chunks[-1].completion is not None and chunks[-1].completion.text == "Rome is the"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        (["Q: hi", " A"], " A"),  # the echo, then the answer
+        (["Q", ": h", "i A"], " A"),  # the echo split across events
+        (["Hello"], "Hello"),  # no echo
+        (["Q: ", "bye"], "Q: bye"),  # starts like the prompt, then is not it
+        (["Q:"], "Q:"),  # shorter than the prompt: kept
+    ],
+)
+def test_echo_stripper(pieces: list[str], expected: str) -> None:
+    strip = EchoStripper("Q: hi")
+    assert "".join(strip.feed(p) for p in pieces) + strip.finish() == expected
+
+
+async def test_requests_use_only_the_ensembles_inputs(triton: TritonServer) -> None:
+    with pytest.raises(BadRequest, match="unexpected inference input 'made_up'"):
+        await triton_model(triton.url).acomplete("Capital?", extra={"made_up": 1})
+    with pytest.raises(BadRequest, match="unable to parse 'top_k'"):
+        await triton_model(triton.url).acomplete("Capital?", extra={"top_k": "five"})

@@ -84,29 +84,44 @@ class RequestLog:
 
 
 class BackgroundServer:
-    """An ASGI app served by uvicorn on ``127.0.0.1:<free port>`` in a daemon thread.
+    """An ASGI app served by uvicorn on ``127.0.0.1:<free port>`` (or a Unix socket) in a
+    daemon thread.
 
     Args:
         app: The ASGI application.
+        uds: Serve on this Unix socket path instead of a loopback port.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, uds: str | None = None) -> None:
         self.app = app
+        self.uds = uds
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        """``http://127.0.0.1:PORT``, or ``http+unix://<quoted path>`` (no trailing slash)."""
+        if self.uds:
+            from urllib.parse import quote
+
+            return f"http+unix://{quote(self.uds, safe='')}"
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self: _Server, timeout_s: float = 10.0) -> _Server:
-        """Bind, start serving and wait until the server accepts connections."""
+    def _bind(self) -> socket.socket:
+        if self.uds:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(self.uds)
+            return sock
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = int(sock.getsockname()[1])
+        return sock
+
+    def start(self: _Server, timeout_s: float = 10.0) -> _Server:
+        """Bind, start serving and wait until the server accepts connections."""
+        sock = self._bind()
         config = uvicorn.Config(
             self.app,
             log_config=None,

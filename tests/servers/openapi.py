@@ -24,8 +24,8 @@ from jsonschema import Draft202012Validator
 
 __all__ = ["TGI_SPEC", "OpenAPISchemas", "to_json_schema"]
 
-#: TGI's OpenAPI document, as the project keeps it.
-TGI_SPEC = Path("/work/shared/specs/tgi-openapi.json")
+#: TGI's OpenAPI document, kept beside this module (see ``specs/README.md`` for its source).
+TGI_SPEC = Path(__file__).resolve().parent / "specs" / "tgi-openapi.json"
 
 _ANNOTATIONS = frozenset({"example", "discriminator", "xml", "externalDocs", "nullable"})
 #: Keywords whose value maps names to schemas (the names are not keywords).

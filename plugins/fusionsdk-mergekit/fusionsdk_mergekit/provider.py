@@ -28,9 +28,9 @@ import functools
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from fusionsdk.config.models import ModelSpec
+from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.errors import ConfigError
 from fusionsdk.providers.base import (
     CompletionRequest,
@@ -49,6 +49,8 @@ __all__ = ["TransformersProvider"]
 
 class TransformersProvider(Provider):
     """Hugging Face-format model directories run in-process with transformers (CPU or GPU)."""
+
+    default_locality: ClassVar[Locality] = "local"  # in-process: nothing leaves this machine
 
     class Options(BaseModel):
         """Options of a local transformers model.

