@@ -8,6 +8,7 @@ keeps connection pools (LiteLLM's, httpx's) on a single loop for the life of the
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -31,17 +32,27 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion on the background loop and return its result."""
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+    """Run ``coro`` to completion on the background loop and return its result.
+
+    It runs in a copy of the caller's context, so context variables (the privacy scope of a
+    sensitive thread) hold there too.
+    """
+    context = contextvars.copy_context()
+    return asyncio.run_coroutine_threadsafe(_in_context(coro, context), _background_loop()).result()
+
+
+async def _in_context(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
+    return await asyncio.get_running_loop().create_task(coro, context=context)
 
 
 def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
     """Iterate an async iterator from synchronous code, one item at a time."""
     loop = _background_loop()
+    context = contextvars.copy_context()
     try:
         while True:
             try:
-                yield asyncio.run_coroutine_threadsafe(_anext(agen), loop).result()
+                yield asyncio.run_coroutine_threadsafe(_in_context(_anext(agen), context), loop).result()
             except StopAsyncIteration:
                 return
     finally:

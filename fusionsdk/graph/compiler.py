@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fusionsdk.config.file import FusionConfig, load_config, parse_config
 from fusionsdk.config.graph import END, START
@@ -18,9 +18,10 @@ from fusionsdk.errors import ConfigError, FusionError, PluginError
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.context import NodeContext
 from fusionsdk.graph.run import Graph
-from fusionsdk.graph.state import RunState
+from fusionsdk.graph.state import RunState, run_metadata, thread_privacy
 from fusionsdk.plugin import check_models
 from fusionsdk.providers.hub import ModelHub
+from fusionsdk.providers.privacy_scope import privacy_scope
 from fusionsdk.registry import PluginKind, Registry, default_registry
 
 __all__ = ["build_nodes", "compile_config", "compile_file"]
@@ -45,12 +46,23 @@ def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
 
 
 def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
-    """Wrap a node: budget check before, a trace entry after."""
+    """Wrap a node: budget check before, a trace entry after, and the thread's privacy around
+    it: the node sees metadata marked ``sensitive`` when its thread is, runs in a privacy scope
+    that refuses hosted models and embedders then, and whatever sensitive data the step meets
+    (a detector finding, a sensitive memory, a sensitive subgraph) marks the thread for good."""
 
     async def step(state: RunState) -> dict[str, Any]:
         context.check_budget(state)
         started = time.perf_counter()
-        update = await node.run(state)
+        sensitive, kinds = thread_privacy(state)
+        view = cast(RunState, {**state, "metadata": run_metadata(state)})
+        with privacy_scope(sensitive, kinds, context.hub.privacy) as scope:
+            update = await node.run(view)
+        marked = update.get("metadata")
+        if isinstance(marked, dict) and marked.get("sensitive") is True:
+            scope.mark(marked.get("sensitive_kinds") or ["flag"])
+        if scope.sensitive and not (state.get("privacy") or {}).get("sensitive"):
+            update = {**update, "privacy": {"sensitive": True, "kinds": list(scope.kinds)}}
         entry: dict[str, Any] = {
             "node": name,
             "kind": kind,

@@ -47,7 +47,8 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
-from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
+from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity, sensitive_flag
+from fusionsdk.providers.privacy_scope import current_scope
 from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
 
@@ -137,6 +138,14 @@ def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Me
     return checked
 
 
+def _request(
+    messages: str | Sequence[Message], params: dict[str, Any], metadata: Any, model: str
+) -> CompletionRequest:
+    """The request, its ``sensitive`` flag checked (a bool or absent) whichever model gets it."""
+    sensitive_flag(metadata)
+    return CompletionRequest(normalize_messages(messages, model), _params(params), dict(metadata or {}))
+
+
 def _params(params: dict[str, Any]) -> GenerationParams:
     try:
         return GenerationParams(**params)
@@ -150,7 +159,14 @@ def _prompt_text(messages: list[Message]) -> str:
 
 
 class _PrivacyScreen:
-    """Assesses one request at most once, and only when a hosted model is about to get it."""
+    """Assesses one request at most once, and only when a hosted model is about to get it.
+
+    A request is sensitive when its metadata says so, when it runs in a sensitive
+    :func:`~fusionsdk.providers.privacy_scope.privacy_scope` (its thread has seen sensitive
+    data), or when a detector finds personal data in any field that reaches the provider:
+    every message field (content, ``name``, tool calls), ``stop`` and ``extra``. What is found
+    marks the scope, so the thread stays sensitive.
+    """
 
     __slots__ = ("assessed", "policy", "refused", "request", "sensitivity")
 
@@ -165,12 +181,24 @@ class _PrivacyScreen:
         if model.locality != "hosted":
             return False
         if not self.assessed:
-            self.sensitivity = self.policy.assess_messages(self.request.messages, self.request.metadata)
+            self.sensitivity = self._assess()
             self.assessed = True
         if self.sensitivity is None:
             return False
         self.refused.append(model.name)
         return True
+
+    def _assess(self) -> Sensitivity | None:
+        scope = current_scope()
+        if scope is not None and scope.sensitive:
+            return Sensitivity("thread", tuple(scope.kinds))
+        params = self.request.params
+        sensitivity = self.policy.assess_messages(
+            self.request.messages, self.request.metadata, params.stop, params.extra
+        )
+        if sensitivity is not None and scope is not None:
+            scope.mark(sensitivity.kinds or ("flag",))
+        return sensitivity
 
     def failure(self, errors: list[ProviderError]) -> FusionError:
         """The error when no model of the chain answered."""
@@ -251,7 +279,7 @@ class Model:
         The gate of calls that reach the provider without :meth:`acomplete`
         (:meth:`token_scorer`).
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), metadata=metadata or {})
+        request = _request(messages, {}, metadata, self.name)
         screen = _PrivacyScreen(self.privacy, request)
         if screen.refuses(self):
             raise screen.failure([])
@@ -309,7 +337,7 @@ class Model:
             AllModelsFailed: The model and each of its fallbacks failed.
             PrivacyViolation: The request is sensitive and no local model of the chain answered.
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
+        request = _request(messages, params, metadata, self.name)
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():
@@ -418,7 +446,7 @@ class Model:
         failure after that raises :class:`ProviderUnavailable` (text already yielded stays
         yielded). The last chunk carries the finished :class:`Completion`.
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
+        request = _request(messages, params, metadata, self.name)
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         for candidate in self._chain():

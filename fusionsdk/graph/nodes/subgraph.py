@@ -46,9 +46,14 @@ class SubgraphNode(Node["SubgraphNode.Options"]):
         text = str(state.get("answer" if opts.input == "answer" else "task", ""))
         result = await self.graph.arun(text, metadata=dict(state.get("metadata") or {}))
         decision = {"node": self.name, "type": "subgraph", "config": str(opts.config), "trace": result.trace}
-        return {
+        update: dict[str, Any] = {
             "answer": result.answer,
             "usage": result.usage,
             "cost_usd": result.cost_usd,
             "decisions": [decision],
         }
+        if result.sensitive:  # what the inner graph met keeps this thread sensitive too
+            from fusionsdk.graph.nodes.retrieve import mark_sensitive
+
+            update["metadata"] = mark_sensitive(state.get("metadata"), "subgraph")
+        return update
