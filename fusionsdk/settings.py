@@ -19,6 +19,10 @@ class Settings(BaseSettings):
         disable_plugin_autoload: Load only built-ins and the plugins named in ``plugins``
             (``FUSIONSDK_DISABLE_PLUGIN_AUTOLOAD=1``).
         home: Where fusionsdk keeps caches such as assembled model files (``FUSIONSDK_HOME``).
+        allow_link_local_urls: Accept ``base_url`` values that point at link-local and
+            cloud-metadata addresses (``169.254.169.254``, ``fe80::/10``,
+            ``metadata.google.internal``), refused by default
+            (``FUSIONSDK_ALLOW_LINK_LOCAL_URLS=1``; see :mod:`fusionsdk.config.urls`).
     """
 
     model_config = SettingsConfigDict(env_prefix="FUSIONSDK_", extra="ignore")
@@ -26,6 +30,7 @@ class Settings(BaseSettings):
     plugins: str = ""
     disable_plugin_autoload: bool = False
     home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "fusionsdk")
+    allow_link_local_urls: bool = False
 
     @property
     def plugin_allow_list(self) -> frozenset[str]:

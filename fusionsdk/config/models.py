@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fusionsdk.config.urls import check_base_url
 from fusionsdk.config.validation import config_error
 
 __all__ = ["BreakerSpec", "Locality", "ModelSpec", "Prices", "RetrySpec"]
@@ -114,14 +114,7 @@ class ModelSpec(_Strict):
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http:// or https:// URL, got '{parts.scheme}:' URL")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials; use api_key_env")
-        return value.rstrip("/")
+        return None if value is None else check_base_url(value)
 
     @field_validator("api_key_env")
     @classmethod

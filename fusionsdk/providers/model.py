@@ -50,7 +50,7 @@ from fusionsdk.providers.breaker import CircuitBreaker
 from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity, sensitive_flag
 from fusionsdk.providers.privacy_scope import current_scope
 from fusionsdk.providers.retry import call_with_retries
-from fusionsdk.providers.secrets import redact
+from fusionsdk.providers.secrets import redact, scrub_exception
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
@@ -202,6 +202,8 @@ class _PrivacyScreen:
 
     def failure(self, errors: list[ProviderError]) -> FusionError:
         """The error when no model of the chain answered."""
+        for error in errors:  # chained on the way up (retries): cut the chains once more
+            scrub_exception(error)
         if self.refused:
             kinds = list(self.sensitivity.kinds) if self.sensitivity else []
             return PrivacyViolation(self.refused, kinds, errors)
@@ -357,14 +359,17 @@ class Model:
         """Run the provider's one-time set-up before the first timed attempt."""
         if self._prepared:
             return
+        failure: BaseException | None = None
         try:
             await self.provider.prepare()
         except FusionError as exc:
-            if isinstance(exc, ProviderError):
-                raise self._failed(exc) from None
-            raise  # a ConfigError (missing package, bad model file) stays what it is
+            if not isinstance(exc, ProviderError):
+                raise  # a ConfigError (missing package, bad model file) stays what it is
+            failure = self._failed(exc)
         except Exception as exc:
-            raise self._failed(exc) from None
+            failure = self._failed(exc)
+        if failure is not None:
+            raise failure  # outside the handler: nothing chains to the error it replaced
         self._prepared = True
 
     async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
@@ -390,9 +395,11 @@ class Model:
                     self.provider.complete(request), timeout=self.spec.timeout_s
                 )
             except BaseException as exc:
-                raise self._failed(exc) from None
-            self.breaker.record_success()
-            return response
+                failure = self._failed(exc)
+            else:
+                self.breaker.record_success()
+                return response
+        raise failure  # outside the handler: nothing chains to the error it replaced
 
     def _failed(self, exc: BaseException) -> BaseException:
         """Record the failure on the breaker and return the error to raise, scrubbed."""
@@ -408,7 +415,7 @@ class Model:
         else:
             self.breaker.release_probe()
         exc.relabel(redact(exc.message), model=self.name, deployment=self.spec.deployment)
-        return exc
+        return scrub_exception(exc)
 
     def _finish(
         self, request: CompletionRequest, response: ProviderResponse, latency: float, attempts: int
@@ -483,12 +490,15 @@ class Model:
             async with self._semaphore():
                 self.breaker.before_call(self.name)
                 stream = self.provider.stream(request)
+                failure: BaseException | None = None
                 try:
                     first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
                     first = None
                 except BaseException as exc:
-                    raise self._failed(exc) from None
+                    failure = self._failed(exc)
+            if failure is not None:
+                raise failure  # outside the handler: nothing chains to the error it replaced
             return stream, first, started
 
         (stream, first, started), attempts = await call_with_retries(self.spec.retry, open_once)
@@ -516,12 +526,15 @@ class Model:
                 finish, usage = chunk.finish_reason or finish, chunk.usage or usage
                 if chunk.text:
                     yield ModelStreamChunk(chunk.text)
+                failure: BaseException | None = None
                 try:
                     chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
                     chunk = None
                 except BaseException as exc:
-                    raise self._failed(exc) from None
+                    failure = self._failed(exc)
+                if failure is not None:
+                    raise failure  # outside the handler: nothing chains to the error it replaced
         finally:
             self.in_flight -= 1  # counted from _open_stream
         self.breaker.record_success()

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from fusionsdk._sync import run_sync
+from fusionsdk.config.urls import check_base_url
 from fusionsdk.errors import SecretMissing
 from fusionsdk.memory.base import Embedder
 from fusionsdk.memory.embedders._vectors import check_texts
@@ -67,6 +68,11 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
         timeout_s: float = Field(60.0, gt=0)
         send_dimensions: bool = False
         locality: Literal["local", "hosted"] = "hosted"
+
+        @field_validator("base_url")
+        @classmethod
+        def _url(cls, value: str | None) -> str | None:
+            return None if value is None else check_base_url(value)
 
         @field_validator("api_key_env")
         @classmethod
@@ -108,11 +114,15 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
 
     async def _batch(self, texts: list[str], params: dict[str, Any]) -> list[list[float]]:
         from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
+        from fusionsdk.providers.secrets import scrub_exception
 
+        failure: Exception | None = None
         try:
             response = await litellm().aembedding(input=texts, **params)
         except Exception as err:  # every LiteLLM/openai/httpx error, mapped at the boundary
-            raise map_litellm_error(err) from None
+            failure = scrub_exception(map_litellm_error(err))  # type: ignore[assignment]
+        if failure is not None:
+            raise failure  # outside the handler: nothing chains to the error it replaced
         items = sorted(response.data, key=lambda item: _field(item, "index"))
         vectors = [[float(v) for v in _field(item, "embedding")] for item in items]
         if len(vectors) != len(texts):
