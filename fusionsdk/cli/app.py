@@ -1,7 +1,8 @@
 """The ``fusionsdk`` command: a typer app whose subcommands are ``fusionsdk.commands`` plugins.
 
 It only parses, calls the library and prints. Errors print one line (a traceback with
-``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else.
+``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else (unexpected
+exceptions included: no traceback reaches the user without ``--debug``).
 """
 
 from __future__ import annotations
@@ -77,9 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClickException as err:
         err.show()
         return int(err.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("aborted")
         return 130
+    except Exception as err:  # a bug or an unforeseen input: one line, the traceback with --debug
+        from fusionsdk.providers.secrets import redact
+
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (run with --debug for the traceback)"
+        stderr.print(
+            Text.assemble(
+                ("error: ", "red"), f"unexpected {type(err).__name__}: {redact(str(err))[:300]}{hint}"
+            )
+        )
+        return 1
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from fusionsdk.config.file import FusionConfig, load_config, parse_config
 from fusionsdk.config.graph import END, START
 from fusionsdk.errors import ConfigError, FusionError, PluginError
 from fusionsdk.graph.base import Node
+from fusionsdk.graph.checks import check_cycles
 from fusionsdk.graph.context import NodeContext
 from fusionsdk.graph.run import Graph
 from fusionsdk.graph.state import RunState, run_metadata, thread_privacy
@@ -42,6 +44,11 @@ def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
             nodes[name] = plan.build(name=name, context=context)
         except PluginError as err:
             raise ConfigError(str(err), path=where) from None
+        except ConfigError as err:
+            if err.path and err.path.startswith(("nodes.", "models.", "memory.", "edges")):
+                raise
+            inner = f"{where}.{err.path}" if err.path else where
+            raise ConfigError(err.message, path=inner) from None
     return nodes
 
 
@@ -78,6 +85,19 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
     return step
 
 
+def _chosen_by(router: str) -> Callable[[RunState], str]:
+    """The edge function of router node ``router``: the target it chose this time (its own
+    latest decision, so routers on parallel branches do not read each other's choice)."""
+
+    def chosen(state: RunState) -> str:
+        for decision in reversed(state.get("decisions") or []):
+            if decision.get("node") == router and decision.get("type") == "route":
+                return str(decision["target"])
+        return state["route"]
+
+    return chosen
+
+
 def _wire(builder: Any, config: FusionConfig, nodes: Mapping[str, Node]) -> None:
     ends = {START: "__start__", END: "__end__"}
     for source, target in config.edges:
@@ -93,7 +113,7 @@ def _wire(builder: Any, config: FusionConfig, nodes: Mapping[str, Node]) -> None
                         path=f"nodes.{name}.targets[{i}]",
                     )
             mapping = {t: ends.get(t, t) for t in targets}
-            builder.add_conditional_edges(name, lambda state: state["route"], mapping)
+            builder.add_conditional_edges(name, _chosen_by(name), mapping)
         elif name not in outgoing:
             raise ConfigError(
                 f"node '{name}' has no outgoing edge: add [{name}, END] or [{name}, <next>]", path="edges"
@@ -129,6 +149,9 @@ def compile_config(
         step = _traced(name, config.nodes[name].kind, node, context)
         builder.add_node(name, step)  # type: ignore[call-overload]  # its overloads miss async callables
     _wire(builder, config, nodes)
+    check_cycles(
+        config.edges, {name: node.route_targets() for name, node in nodes.items() if node.route_targets()}
+    )
     try:
         builder.validate()
     except (ValueError, FusionError) as err:
@@ -136,7 +159,15 @@ def compile_config(
     return Graph(builder, config, context)
 
 
+#: The config files being compiled, outermost first (subgraph nodes refuse one met again).
+COMPILING: ContextVar[tuple[str, ...]] = ContextVar("fusionsdk_compiling", default=())
+
+
 def compile_file(path: str | Path, *, registry: Registry | None = None) -> Graph:
     """Load and compile a YAML config file; relative paths inside resolve against its folder."""
     file = Path(path)
-    return compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    token = COMPILING.set((*COMPILING.get(), str(file.resolve())))
+    try:
+        return compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    finally:
+        COMPILING.reset(token)

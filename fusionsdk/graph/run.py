@@ -32,6 +32,19 @@ if TYPE_CHECKING:
 __all__ = ["Graph", "GraphEvent", "RunEnd", "RunHook", "RunResult"]
 
 
+@contextlib.asynccontextmanager
+async def _typed_errors() -> AsyncIterator[None]:
+    """LangGraph's own run-time errors as :class:`GraphError` (no untyped error escapes)."""
+    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+    try:
+        yield
+    except GraphRecursionError:
+        raise GraphError("the run went round a loop too many times (recursion_limit 100)") from None
+    except InvalidUpdateError as err:
+        raise GraphError(f"nodes wrote the state in conflicting ways: {str(err).splitlines()[0]}") from None
+
+
 def _last_writer(snapshot: Any) -> str | None:
     """The node that wrote the snapshot, so that updating the state as it leaves the thread's
     next step (finished, or waiting for a human) unchanged."""
@@ -238,7 +251,7 @@ class Graph:
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
-        async with self._app(checkpoint, evaluation) as app:
+        async with self._app(checkpoint, evaluation) as app, _typed_errors():
             graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
                 if mode == "custom":
@@ -289,7 +302,7 @@ class Graph:
         """
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
-        async with self._app(checkpoint, evaluation) as app:
+        async with self._app(checkpoint, evaluation) as app, _typed_errors():
             values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
             result = self._result_from_values(values, thread_id)
             if not evaluation:

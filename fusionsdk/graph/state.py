@@ -14,6 +14,7 @@ __all__ = [
     "add_usage",
     "candidate_record",
     "keep_sensitive",
+    "last_value",
     "merge_retrieved",
     "run_metadata",
     "thread_privacy",
@@ -21,6 +22,13 @@ __all__ = [
 
 #: What a node or the user sends in ``privacy`` to clear the thread's flag (and only that).
 CLEARED = {"cleared": True}
+
+
+def last_value(left: Any, right: Any) -> Any:
+    """Reducer: the newest value wins. Unlike LangGraph's default channel it accepts several
+    writes in one step, so branches that run in parallel (two nodes fanned out from ``START``)
+    may each set the answer; the fan-in node sees every branch's candidates."""
+    return right
 
 
 def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
@@ -105,20 +113,20 @@ class RunState(TypedDict, total=False):
             nothing of the thread reaches a hosted model or embedder.
     """
 
-    task: str
-    metadata: dict[str, Any]
+    task: Annotated[str, last_value]
+    metadata: Annotated[dict[str, Any], last_value]
     messages: Annotated[list[dict[str, Any]], operator.add]
     candidates: Annotated[list[dict[str, Any]], operator.add]
-    answer: str
-    route: str
+    answer: Annotated[str, last_value]
+    route: Annotated[str, last_value]
     decisions: Annotated[list[dict[str, Any]], operator.add]
     trace: Annotated[list[dict[str, Any]], operator.add]
     usage: Annotated[dict[str, int], add_usage]
     cost_usd: Annotated[float, operator.add]
     tool_results: Annotated[list[dict[str, Any]], operator.add]
-    started_at: float
+    started_at: Annotated[float, last_value]
     retrieved: Annotated[list[dict[str, Any]], merge_retrieved]
-    history: str
+    history: Annotated[str, last_value]
     privacy: Annotated[dict[str, Any], keep_sensitive]
 
 

@@ -36,7 +36,12 @@ def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider[A
     if provider_cls.requires_base_url and spec.base_url is None:
         raise ConfigError(f"provider '{spec.provider}' needs a base_url", path=f"{path}.base_url")
     plan = registry.plan(PluginKind.PROVIDERS, spec.provider, spec.options, path=f"{path}.options")
-    provider: Provider[Any] = plan.build(spec)
+    try:
+        provider: Provider[Any] = plan.build(spec)
+    except ConfigError as err:
+        if err.path:
+            raise
+        raise ConfigError(err.message, path=f"{path}.options") from None
     return provider
 
 

@@ -81,7 +81,9 @@ def _render(err: BaseException) -> str:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=KEYS, wrapper=st.sampled_from(WRAPPERS), encoded=st.integers(0, 10_000))
-def test_no_encoding_of_a_key_survives_redaction(key: str, wrapper: str, encoded: int, forget: list[str]) -> None:
+def test_no_encoding_of_a_key_survives_redaction(
+    key: str, wrapper: str, encoded: int, forget: list[str]
+) -> None:
     remember_secret(key)
     forget.append(key)
     variants = sorted(encodings(key))
@@ -111,7 +113,10 @@ def test_no_error_path_shows_a_key(key: str, forget: list[str]) -> None:
         logger.removeHandler(handler)
     assert leaks(key, stream.getvalue()) == []
     # the adapter: a third-party error quoting the key, and a provider error with it JSON-escaped
-    for step in (RuntimeError(f"boom {key!r}"), ProviderUnavailable(f"HTTP 500: {json.dumps({'auth': key})}")):
+    for step in (
+        RuntimeError(f"boom {key!r}"),
+        ProviderUnavailable(f"HTTP 500: {json.dumps({'auth': key})}"),
+    ):
         model = fake_model("m", [step], retry={"attempts": 1})
         with pytest.raises(FusionError) as caught:
             model.complete("hi")
