@@ -126,7 +126,8 @@ RunHook = Callable[[RunEnd], Any]
 @dataclass(frozen=True)
 class GraphEvent:
     """A streamed event: ``node`` (a node finished), ``token`` (text being generated),
-    ``answer`` (a fuser decided) or ``result`` (the run ended; ``result`` is set)."""
+    ``discard`` (drop the node's tokens so far: a model failed midway and the answer restarts on
+    its fallback), ``answer`` (a fuser decided) or ``result`` (the run ended; ``result`` is set)."""
 
     type: str
     node: str | None = None

@@ -117,10 +117,21 @@ class Completion:
 
 @dataclass(frozen=True)
 class ModelStreamChunk:
-    """A streamed piece of an answer; the last one carries the finished :class:`Completion`."""
+    """A streamed piece of an answer; the last one carries the finished :class:`Completion`.
+
+    Attributes:
+        text: The next piece of text.
+        completion: The finished answer (last chunk only).
+        discard: The deployment streaming this answer failed after some text was sent, and the
+            answer starts again from the next model of the fallback chain: drop the text
+            received so far (``failed`` says which model failed). Never set on a chunk with text.
+        failed: With ``discard``, the model that failed.
+    """
 
     text: str = ""
     completion: Completion | None = field(default=None)
+    discard: bool = False
+    failed: str | None = None
 
 
 def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Message]:
@@ -449,25 +460,37 @@ class Model:
         metadata: dict[str, Any] | None = None,
         **params: Any,
     ) -> AsyncIterator[ModelStreamChunk]:
-        """Stream the answer. Retries and fallbacks apply until the first chunk arrives; a
-        failure after that raises :class:`ProviderUnavailable` (text already yielded stays
-        yielded). The last chunk carries the finished :class:`Completion`.
+        """Stream the answer; the last chunk carries the finished :class:`Completion`.
+
+        Retries and fallbacks apply until the first chunk with text arrives (an empty first
+        ``role`` chunk does not count). If the deployment fails after that and the chain has
+        another model, a chunk with ``discard=True`` says to drop the text received so far and
+        the answer starts again from that model (so no text is ever duplicated); the last
+        model's failure is raised (text already yielded stays yielded).
         """
         request = _request(messages, params, metadata, self.name)
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
-            if screen.refuses(candidate):
-                continue
+        chain = [m for m in self._chain() if not screen.refuses(m)]
+        for i, candidate in enumerate(chain):
             try:
                 opened = await candidate._open_stream(request)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
             fallback_from = self.name if errors or screen.refused else None
-            async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
-                yield chunk
-            return
+            sent = False
+            try:
+                async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
+                    sent = sent or bool(chunk.text)
+                    yield chunk
+                return
+            except ProviderError as exc:
+                if i == len(chain) - 1:
+                    raise  # the last model: the text already yielded stays, and the error says why
+                errors.append(exc)
+                if sent:  # the next model starts the answer again: the caller drops this text
+                    yield ModelStreamChunk(discard=True, failed=candidate.name)
         raise screen.failure(errors)
 
     async def _open_stream(
@@ -492,9 +515,7 @@ class Model:
                 stream = self.provider.stream(request)
                 failure: BaseException | None = None
                 try:
-                    first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
-                except StopAsyncIteration:
-                    first = None
+                    first = await self._first_chunk(stream)
                 except BaseException as exc:
                     failure = self._failed(exc)
             if failure is not None:
@@ -503,6 +524,18 @@ class Model:
 
         (stream, first, started), attempts = await call_with_retries(self.spec.retry, open_once)
         return stream, first, started, attempts
+
+    async def _first_chunk(self, stream: AsyncIterator[StreamChunk]) -> StreamChunk | None:
+        """The first chunk that carries something (text, an end, usage, logprobs): the empty
+        ``role`` chunk some servers (vLLM) send first is not text sent, so retries and
+        fallbacks still apply while only such chunks have arrived."""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+            except StopAsyncIteration:
+                return None
+            if chunk.text or chunk.finish_reason or chunk.usage or chunk.logprobs:
+                return chunk
 
     async def _drain(
         self,

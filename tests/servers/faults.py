@@ -16,7 +16,11 @@ step                      what the client sees
                           (an answer that pauses halfway)
 :class:`EchoKey`          an error whose body repeats the ``Authorization`` header, as careless
                           servers do, so secret scrubbing can be tested
+:class:`NotSSE`           a 200 whose body is not an event stream (HTML, JSON) for a stream
 ========================  ==================================================================
+
+Streams may open with an empty ``role`` chunk first, as vLLM's do (``role_chunk=True`` on
+:class:`Disconnect`, or :meth:`FaultServer.role_chunks` for every stream).
 
 Example:
     >>> faults.script("m", [Fail(500), Fail(500)])  # doctest: +SKIP
@@ -42,7 +46,7 @@ from starlette.routing import Route
 
 from tests.servers.base import BackgroundServer, RequestLog
 
-__all__ = ["Disconnect", "EchoKey", "Fail", "FaultServer", "Hang", "Reply", "Stall", "Step"]
+__all__ = ["Disconnect", "EchoKey", "Fail", "FaultServer", "Hang", "NotSSE", "Reply", "Stall", "Step"]
 
 CHAT = "/v1/chat/completions"
 
@@ -82,9 +86,19 @@ class Hang:
 
 @dataclass(frozen=True)
 class Disconnect:
-    """Stream ``after`` content chunks, then drop the connection mid-response."""
+    """Stream ``after`` content chunks, then drop the connection mid-response (after an empty
+    ``role`` chunk first, with ``role_chunk``)."""
 
     after: int = 2
+    role_chunk: bool = False
+
+
+@dataclass(frozen=True)
+class NotSSE:
+    """Answer a stream request with 200 and a body that is not an event stream."""
+
+    body: str = "<html><body>502 Bad Gateway</body></html>"
+    media_type: str = "text/html"
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class EchoKey:
     status: int = 401
 
 
-Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey
+Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey | NotSSE
 
 
 class _Dropped(Exception):
@@ -173,11 +187,14 @@ class FaultServer(BackgroundServer):
             message = f"Incorrect API key provided: {auth.removeprefix('Bearer ')} ({auth})"
             error = {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
             return JSONResponse({"error": error}, step.status)
+        if isinstance(step, NotSSE):
+            return Response(step.body, 200, media_type=step.media_type)
         text = step.text if isinstance(step, Reply) else Reply().text
         after = step.after if isinstance(step, Disconnect) else None
         if body.get("stream"):
             stall = (step.after, step.seconds) if isinstance(step, Stall) else None
-            return StreamingResponse(_stream(body, text, after, stall), media_type="text/event-stream")
+            role = isinstance(step, Disconnect) and step.role_chunk
+            return StreamingResponse(_stream(body, text, after, stall, role), media_type="text/event-stream")
         if after is not None or isinstance(step, Stall):
             stall_s = step.seconds if isinstance(step, Stall) else None
             cut = _truncated(_completion(body, text), stall_s)
@@ -241,7 +258,11 @@ async def _truncated(data: dict[str, Any], stall_s: float | None) -> AsyncIterat
 
 
 async def _stream(
-    body: dict[str, Any], text: str, drop_after: int | None, stall: tuple[int, float] | None = None
+    body: dict[str, Any],
+    text: str,
+    drop_after: int | None,
+    stall: tuple[int, float] | None = None,
+    role_chunk: bool = False,
 ) -> AsyncIterator[str]:
     pieces, finish = _cut(body, text)
     base = {
@@ -250,6 +271,9 @@ async def _stream(
         "created": int(time.time()),
         "model": body.get("model", "m"),
     }
+    if role_chunk:  # vLLM opens every stream with an empty role chunk
+        role = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+        yield f"data: {json.dumps({**base, 'choices': [role]})}\n\n"
     for i, piece in enumerate(pieces):
         if drop_after is not None and i == drop_after:
             raise _Dropped("connection dropped by the test script")

@@ -87,7 +87,9 @@ class AgentNode(Node["AgentNode.Options"]):
         async for chunk in self.context.model(target).astream(
             messages, metadata=state.get("metadata") or {}, **params
         ):
-            if chunk.text:
+            if chunk.discard:  # the answer restarts on a fallback model: drop the tokens so far
+                write({"type": "discard", "node": self.name, "failed": chunk.failed})
+            elif chunk.text:
                 write({"type": "token", "node": self.name, "text": chunk.text})
             completion = chunk.completion or completion
         assert completion is not None
