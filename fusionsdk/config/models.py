@@ -41,6 +41,11 @@ class RetrySpec(_Strict):
     """
 
     attempts: int = Field(3, ge=1, le=20, description="Total attempts, the first one included.")
+    prefer_fallback: bool = Field(
+        True,
+        description="A retryable failure moves at once to a healthy fallback (when the model has "
+        "one) instead of retrying the deployment that just failed.",
+    )
     initial_wait_s: float = Field(0.5, ge=0)
     max_wait_s: float = Field(20.0, ge=0)
     jitter_s: float = Field(0.25, ge=0)

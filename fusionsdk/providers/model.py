@@ -22,7 +22,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from fusionsdk._sync import iterate_sync, run_sync
-from fusionsdk.config.models import Locality, ModelSpec
+from fusionsdk.config.models import Locality, ModelSpec, RetrySpec
 from fusionsdk.config.validation import config_error
 from fusionsdk.errors import (
     AllModelsFailed,
@@ -55,6 +55,7 @@ from fusionsdk.providers.secrets import redact, scrub_exception
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+_NO_RETRY = RetrySpec(attempts=1)
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
 EWMA_ALPHA = 0.2
 
@@ -281,10 +282,26 @@ class Model:
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.spec.max_concurrency)
         return semaphore
 
+    @property
+    def healthy(self) -> bool:
+        """No sign that a call would fail now: the breaker is closed with no recent failure,
+        and the model is not busy without ever having answered (a backend that hangs)."""
+        stuck = self.in_flight > 0 and self.latency_ewma_s is None
+        return self.breaker.healthy and not stuck
+
     def _chain(self) -> list[Model]:
+        """This model, then its fallbacks in the order configured."""
         if not self.spec.fallbacks or self._resolve is None:
             return [self]
         return [self, *(self._resolve(name) for name in self.spec.fallbacks)]
+
+    @staticmethod
+    def _next(remaining: list[Model]) -> Model:
+        """Take the fallback to fail over to: the first healthy one now (health is read at the
+        moment of failing over, not when the call started), else the first one."""
+        chosen = next((m for m in remaining if m.healthy), remaining[0])
+        remaining.remove(chosen)
+        return chosen
 
     def check_privacy(self, messages: str | Sequence[Message], metadata: dict[str, Any] | None) -> None:
         """Raise :class:`PrivacyViolation` if this model is hosted and the request sensitive.
@@ -353,11 +370,13 @@ class Model:
         request = _request(messages, params, metadata, self.name)
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
-            if screen.refuses(candidate):
-                continue
+        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            # retry this deployment only when no healthy fallback is left to fail over to
+            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
             try:
-                completion = await candidate._complete_with_retries(request)
+                completion = await candidate._complete_with_retries(request, retry=retry)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
@@ -383,7 +402,8 @@ class Model:
             raise failure  # outside the handler: nothing chains to the error it replaced
         self._prepared = True
 
-    async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
+    async def _complete_with_retries(self, request: CompletionRequest, retry: bool = True) -> Completion:
+        policy = self.spec.retry if retry else _NO_RETRY
         self.in_flight += 1
         try:
             await self._prepare()
@@ -393,7 +413,7 @@ class Model:
                 response = await self._attempt(request)
                 return response, time.perf_counter() - started
 
-            (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
+            (response, latency), attempts = await call_with_retries(policy, timed)
         finally:
             self.in_flight -= 1
         return self._finish(request, response, latency, attempts)
@@ -471,10 +491,12 @@ class Model:
         request = _request(messages, params, metadata, self.name)
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        chain = [m for m in self._chain() if not screen.refuses(m)]
-        for i, candidate in enumerate(chain):
+        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
             try:
-                opened = await candidate._open_stream(request)
+                opened = await candidate._open_stream(request, retry)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
@@ -486,7 +508,7 @@ class Model:
                     yield chunk
                 return
             except ProviderError as exc:
-                if i == len(chain) - 1:
+                if not remaining:
                     raise  # the last model: the text already yielded stays, and the error says why
                 errors.append(exc)
                 if sent:  # the next model starts the answer again: the caller drops this text
@@ -494,17 +516,17 @@ class Model:
         raise screen.failure(errors)
 
     async def _open_stream(
-        self, request: CompletionRequest
+        self, request: CompletionRequest, retry: bool = True
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
         self.in_flight += 1  # until _drain ends
         try:
-            return await self._open_stream_counted(request)
+            return await self._open_stream_counted(request, retry)
         except BaseException:
             self.in_flight -= 1
             raise
 
     async def _open_stream_counted(
-        self, request: CompletionRequest
+        self, request: CompletionRequest, retry: bool
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
         await self._prepare()
 
@@ -522,7 +544,8 @@ class Model:
                 raise failure  # outside the handler: nothing chains to the error it replaced
             return stream, first, started
 
-        (stream, first, started), attempts = await call_with_retries(self.spec.retry, open_once)
+        policy = self.spec.retry if retry else _NO_RETRY
+        (stream, first, started), attempts = await call_with_retries(policy, open_once)
         return stream, first, started, attempts
 
     async def _first_chunk(self, stream: AsyncIterator[StreamChunk]) -> StreamChunk | None:
