@@ -67,6 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
+        return _main(args, debug)
+    finally:
+        if argv is None:  # the console script: the process ends next, so stop background work
+            from fusionsdk._sync import shutdown
+
+            shutdown()
+
+
+def _main(args: list[str], debug: bool) -> int:
+    try:
         build_app()(args=args, prog_name="fusionsdk", standalone_mode=False)
     except FusionError as err:
         if debug:

@@ -337,9 +337,16 @@ class Graph:
         from langgraph.types import Command
 
         snapshot = await app.aget_state(config)
+        thread = config["configurable"]["thread_id"]
+        if not snapshot.values:
+            raise GraphError(
+                f"thread '{thread}' has nothing waiting to be resumed: no run of it is kept in this "
+                "checkpoint (check the thread id, and give the same checkpoint as the paused run)"
+            )
         if not snapshot.next:
             raise GraphError(
-                f"thread '{config['configurable']['thread_id']}' has nothing waiting to be resumed"
+                f"thread '{thread}' has nothing waiting to be resumed: its last run finished "
+                "(start a new run on it with a task instead)"
             )
         return Command(resume=resume)
 
