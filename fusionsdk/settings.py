@@ -23,6 +23,10 @@ class Settings(BaseSettings):
             model classes ``provider: langchain`` may import (``FUSIONSDK_LANGCHAIN_MODULES``).
         trace_content: Put prompts and completions on OpenTelemetry spans
             (``FUSIONSDK_TRACE_CONTENT=1``; off by default).
+        allow_link_local_urls: Accept ``base_url`` values that point at link-local and
+            cloud-metadata addresses (``169.254.169.254``, ``fe80::/10``,
+            ``metadata.google.internal``), refused by default
+            (``FUSIONSDK_ALLOW_LINK_LOCAL_URLS=1``; see :mod:`fusionsdk.config.urls`).
     """
 
     model_config = SettingsConfigDict(env_prefix="FUSIONSDK_", extra="ignore")
@@ -32,6 +36,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "fusionsdk")
     langchain_modules: str = ""
     trace_content: bool = False
+    allow_link_local_urls: bool = False
 
     @property
     def plugin_allow_list(self) -> frozenset[str]:

@@ -75,6 +75,9 @@ class EscalateArbiter(ConflictArbiter["EscalateArbiter.Options"]):
         ):
             if chunk.completion is not None:
                 tally.add_completion(chunk.completion)
+            elif chunk.discard:  # restarted on a fallback model: the text so far is void
+                pieces.clear()
+                context.discard()
             elif chunk.text:
                 pieces.append(chunk.text)
                 context.emit(chunk.text)

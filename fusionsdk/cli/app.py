@@ -1,7 +1,8 @@
 """The ``fusionsdk`` command: a typer app whose subcommands are ``fusionsdk.commands`` plugins.
 
 It only parses, calls the library and prints. Errors print one line (a traceback with
-``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else.
+``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else (unexpected
+exceptions included: no traceback reaches the user without ``--debug``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
+        return _main(args, debug)
+    finally:
+        if argv is None:  # the console script: the process ends next, so stop background work
+            from fusionsdk._sync import shutdown
+
+            shutdown()
+
+
+def _main(args: list[str], debug: bool) -> int:
+    try:
         build_app()(args=args, prog_name="fusionsdk", standalone_mode=False)
     except FusionError as err:
         if debug:
@@ -77,9 +88,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClickException as err:
         err.show()
         return int(err.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("aborted")
         return 130
+    except Exception as err:  # a bug or an unforeseen input: one line, the traceback with --debug
+        from fusionsdk.providers.secrets import redact
+
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (run with --debug for the traceback)"
+        stderr.print(
+            Text.assemble(
+                ("error: ", "red"), f"unexpected {type(err).__name__}: {redact(str(err))[:300]}{hint}"
+            )
+        )
+        return 1
     return 0
 
 

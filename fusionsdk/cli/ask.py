@@ -49,6 +49,11 @@ def ask(
                 print_json({"type": "completion", **chunk.completion.as_dict()})
             else:
                 typer.echo("")
+        elif chunk.discard:
+            if as_json:
+                typer.echo(json.dumps({"type": "discard", "failed": chunk.failed}))
+            else:
+                typer.echo(f"\n[{chunk.failed} failed; the answer starts again]", err=True)
         elif as_json:
             typer.echo(json.dumps({"type": "delta", "text": chunk.text}, ensure_ascii=False))
         else:

@@ -79,6 +79,8 @@ def run(
             )
         elif stream and event.type == "token":
             typer.echo(event.text, nl=False)
+        elif stream and event.type == "discard":
+            typer.echo(f"\n[{event.node}: a model failed midway; the answer starts again]", err=True)
         elif stream and event.type == "node":
             typer.echo(f"\n[{event.node} done]", err=True)
     assert result is not None

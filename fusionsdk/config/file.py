@@ -102,25 +102,14 @@ def parse_config(data: Any, source: str = "config") -> FusionConfig:
 
 
 def load_config(path: str | Path) -> FusionConfig:
-    """Read a YAML (or JSON) config file with a safe loader and validate it.
+    """Read a YAML (or JSON) config file within limits (size, encoding, depth, aliases, number
+    length: :mod:`fusionsdk.config.safe_yaml`) with a safe loader, and validate it.
 
     Raises:
-        ConfigError: The file is missing, unreadable, not YAML, or not a valid config.
+        ConfigError: The file is missing, unreadable, not YAML, beyond a limit, or not a valid
+            config.
     """
-    import yaml
+    from fusionsdk.config.safe_yaml import read_yaml_file
 
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {file}") from None
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {file}: {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{file}{where}: {problem}") from None
-    return parse_config(data, source=str(file))
+    return parse_config(read_yaml_file(file), source=str(file))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fusionsdk.config.urls import check_base_url
 from fusionsdk.config.validation import config_error
 
 __all__ = ["BreakerSpec", "Locality", "LocalitySetting", "ModelSpec", "Prices", "RetrySpec"]
@@ -44,6 +44,11 @@ class RetrySpec(_Strict):
     """
 
     attempts: int = Field(3, ge=1, le=20, description="Total attempts, the first one included.")
+    prefer_fallback: bool = Field(
+        True,
+        description="A retryable failure moves at once to a healthy fallback (when the model has "
+        "one) instead of retrying the deployment that just failed.",
+    )
     initial_wait_s: float = Field(0.5, ge=0)
     max_wait_s: float = Field(20.0, ge=0)
     jitter_s: float = Field(0.25, ge=0)
@@ -121,14 +126,7 @@ class ModelSpec(_Strict):
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https", "http+unix") or not parts.netloc:
-            raise ValueError(f"must be an http://, https:// or http+unix:// URL, got '{parts.scheme}:' URL")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials; use api_key_env")
-        return value.rstrip("/")
+        return None if value is None else check_base_url(value, allow_unix=True)
 
     @field_validator("api_key_env")
     @classmethod

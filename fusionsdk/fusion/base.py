@@ -76,12 +76,15 @@ class FusionContext:
         metadata: The run's metadata (row id, sensitivity).
         check_budget: Raises :class:`~fusionsdk.errors.BudgetExceeded` when the run's spending
             so far plus ``(cost_usd, tokens)`` is over the graph budget; None outside a graph.
+        discard: Says that the text emitted so far is void (a streaming model failed midway and
+            the answer restarts on its fallback); a no-op outside a streaming run.
     """
 
     models: Mapping[str, Model] = field(default_factory=dict)
     emit: Callable[[str], None] = field(default=lambda text: None)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     check_budget: Callable[[float, int], None] | None = None
+    discard: Callable[[], None] = field(default=lambda: None)
 
 
 #: Option names that hold graph model names, as a string or a list of strings: the

@@ -153,6 +153,9 @@ class MixtureOfAgents(Fuser["MixtureOfAgents.Options"]):
         ):
             if chunk.completion is not None:
                 tally.add_completion(chunk.completion)
+            elif chunk.discard:  # restarted on a fallback model: the text so far is void
+                pieces.clear()
+                context.discard()
             elif chunk.text:
                 pieces.append(chunk.text)
                 context.emit(chunk.text)

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fusionsdk.config.file import FusionConfig, load_config, parse_config
 from fusionsdk.config.graph import END, START
 from fusionsdk.errors import ConfigError, FusionError, PluginError
 from fusionsdk.graph.base import Node
+from fusionsdk.graph.checks import check_cycles
 from fusionsdk.graph.context import NodeContext
 from fusionsdk.graph.run import Graph
-from fusionsdk.graph.state import RunState
+from fusionsdk.graph.state import RunState, run_metadata, thread_privacy
 from fusionsdk.plugin import check_models
 from fusionsdk.providers import telemetry
 from fusionsdk.providers.hub import ModelHub
+from fusionsdk.providers.privacy_scope import privacy_scope
 from fusionsdk.registry import PluginKind, Registry, default_registry
 
 __all__ = ["build_nodes", "compile_config", "compile_file"]
@@ -42,6 +45,11 @@ def build_nodes(config: FusionConfig, context: NodeContext) -> dict[str, Node]:
             nodes[name] = plan.build(name=name, context=context)
         except PluginError as err:
             raise ConfigError(str(err), path=where) from None
+        except ConfigError as err:
+            if err.path and err.path.startswith(("nodes.", "models.", "memory.", "edges")):
+                raise
+            inner = f"{where}.{err.path}" if err.path else where
+            raise ConfigError(err.message, path=inner) from None
     return nodes
 
 
@@ -66,7 +74,11 @@ def _decision_events(span: Any, decisions: list[dict[str, Any]]) -> None:
 
 
 def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
-    """Wrap a node: budget check before, a trace entry (and span) after."""
+    """Wrap a node: budget check before, a trace entry (and span) after, and the thread's
+    privacy around it: the node sees metadata marked ``sensitive`` when its thread is, runs in a
+    privacy scope that refuses hosted models and embedders then, and whatever sensitive data the
+    step meets (a detector finding, a sensitive memory, a sensitive subgraph) marks the thread
+    for good."""
     span_name, attributes = _span(name, kind)
 
     async def step(state: RunState) -> dict[str, Any]:
@@ -77,7 +89,15 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
 
     async def _run_node(state: RunState, span: Any) -> dict[str, Any]:
         started = time.perf_counter()
-        update = await node.run(state)
+        sensitive, kinds = thread_privacy(state)
+        view = cast(RunState, {**state, "metadata": run_metadata(state)})
+        with privacy_scope(sensitive, kinds, context.hub.privacy) as scope:
+            update = await node.run(view)
+        marked = update.get("metadata")
+        if isinstance(marked, dict) and marked.get("sensitive") is True:
+            scope.mark(marked.get("sensitive_kinds") or ["flag"])
+        if scope.sensitive and not (state.get("privacy") or {}).get("sensitive"):
+            update = {**update, "privacy": {"sensitive": True, "kinds": list(scope.kinds)}}
         entry: dict[str, Any] = {
             "node": name,
             "kind": kind,
@@ -109,6 +129,19 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
     return step
 
 
+def _chosen_by(router: str) -> Callable[[RunState], str]:
+    """The edge function of router node ``router``: the target it chose this time (its own
+    latest decision, so routers on parallel branches do not read each other's choice)."""
+
+    def chosen(state: RunState) -> str:
+        for decision in reversed(state.get("decisions") or []):
+            if decision.get("node") == router and decision.get("type") == "route":
+                return str(decision["target"])
+        return state["route"]
+
+    return chosen
+
+
 def _wire(builder: Any, config: FusionConfig, nodes: Mapping[str, Node]) -> None:
     ends = {START: "__start__", END: "__end__"}
     for source, target in config.edges:
@@ -124,7 +157,7 @@ def _wire(builder: Any, config: FusionConfig, nodes: Mapping[str, Node]) -> None
                         path=f"nodes.{name}.targets[{i}]",
                     )
             mapping = {t: ends.get(t, t) for t in targets}
-            builder.add_conditional_edges(name, lambda state: state["route"], mapping)
+            builder.add_conditional_edges(name, _chosen_by(name), mapping)
         elif name not in outgoing:
             raise ConfigError(
                 f"node '{name}' has no outgoing edge: add [{name}, END] or [{name}, <next>]", path="edges"
@@ -160,6 +193,9 @@ def compile_config(
         step = _traced(name, config.nodes[name].kind, node, context)
         builder.add_node(name, step)  # type: ignore[call-overload]  # its overloads miss async callables
     _wire(builder, config, nodes)
+    check_cycles(
+        config.edges, {name: node.route_targets() for name, node in nodes.items() if node.route_targets()}
+    )
     try:
         builder.validate()
     except (ValueError, FusionError) as err:
@@ -167,9 +203,17 @@ def compile_config(
     return Graph(builder, config, context)
 
 
+#: The config files being compiled, outermost first (subgraph nodes refuse one met again).
+COMPILING: ContextVar[tuple[str, ...]] = ContextVar("fusionsdk_compiling", default=())
+
+
 def compile_file(path: str | Path, *, registry: Registry | None = None) -> Graph:
     """Load and compile a YAML config file; relative paths inside resolve against its folder."""
     file = Path(path)
-    graph = compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    token = COMPILING.set((*COMPILING.get(), str(file.resolve())))
+    try:
+        graph = compile_config(load_config(file), registry=registry, base_dir=file.resolve().parent)
+    finally:
+        COMPILING.reset(token)
     graph.name = file.stem
     return graph

@@ -69,6 +69,7 @@ class NodeContext:
         return FusionContext(
             models=self.hub,
             emit=lambda text: write({"type": "token", "node": node, "text": text}),
+            discard=lambda: write({"type": "discard", "node": node}),
             metadata=metadata,
             check_budget=check_budget,
         )

@@ -33,6 +33,26 @@ if TYPE_CHECKING:
 __all__ = ["Graph", "GraphEvent", "RunEnd", "RunHook", "RunResult"]
 
 
+@contextlib.asynccontextmanager
+async def _typed_errors() -> AsyncIterator[None]:
+    """LangGraph's own run-time errors as :class:`GraphError` (no untyped error escapes)."""
+    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+    try:
+        yield
+    except GraphRecursionError:
+        raise GraphError("the run went round a loop too many times (recursion_limit 100)") from None
+    except InvalidUpdateError as err:
+        raise GraphError(f"nodes wrote the state in conflicting ways: {str(err).splitlines()[0]}") from None
+
+
+def _last_writer(snapshot: Any) -> str | None:
+    """The node that wrote the snapshot, so that updating the state as it leaves the thread's
+    next step (finished, or waiting for a human) unchanged."""
+    writes = (getattr(snapshot, "metadata", None) or {}).get("writes") or {}
+    return next(iter(writes), None) if len(writes) == 1 else None
+
+
 @dataclass(frozen=True)
 class RunResult:
     """The outcome of one run.
@@ -46,6 +66,8 @@ class RunResult:
         candidates: Every model answer collected.
         thread_id: The run's thread, to resume it.
         interrupted: What a ``human`` node asks, when the run is paused for one.
+        sensitive: The thread has seen sensitive data (this run or an earlier one): nothing of
+            it reaches a hosted model or embedder until :meth:`Graph.clear_sensitive`.
     """
 
     answer: str
@@ -56,6 +78,7 @@ class RunResult:
     candidates: list[dict[str, Any]]
     thread_id: str
     interrupted: dict[str, Any] | None = None
+    sensitive: bool = False
     _registry: Registry | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +92,7 @@ class RunResult:
             "candidates": self.candidates,
             "thread_id": self.thread_id,
             "interrupted": self.interrupted,
+            "sensitive": self.sensitive,
         }
 
     def _repr_html_(self) -> str:
@@ -112,7 +136,8 @@ RunHook = Callable[[RunEnd], Any]
 @dataclass(frozen=True)
 class GraphEvent:
     """A streamed event: ``node`` (a node finished), ``token`` (text being generated),
-    ``answer`` (a fuser decided) or ``result`` (the run ended; ``result`` is set)."""
+    ``discard`` (drop the node's tokens so far: a model failed midway and the answer restarts on
+    its fallback), ``answer`` (a fuser decided) or ``result`` (the run ended; ``result`` is set)."""
 
     type: str
     node: str | None = None
@@ -167,10 +192,18 @@ class Graph:
         async with AsyncSqliteSaver.from_conn_string(str(checkpoint)) as saver:
             yield self._builder.compile(checkpointer=saver)
 
-    def _initial(self, task: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-        """The first state. A sensitive task (flagged, or found by the privacy detectors) is
-        marked ``sensitive`` in the metadata every model call gets, and a ``privacy`` trace
-        entry says why (the kinds found, never the data)."""
+    def _initial(
+        self, task: str, metadata: dict[str, Any] | None, kept: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The first state. A sensitive task (flagged, or found by the privacy detectors), or a
+        thread that ``kept`` a sensitive flag from an earlier run, is marked ``sensitive`` in
+        the metadata every model call gets and in the thread's sticky ``privacy`` flag, and a
+        ``privacy`` trace entry says why (the kinds found, never the data).
+
+        Raises:
+            GraphError: The task is not a non-empty string.
+            ConfigError: ``metadata.sensitive`` is not a bool.
+        """
         if not isinstance(task, str) or not task.strip():
             raise GraphError("the task must be a non-empty string")
         state: dict[str, Any] = {
@@ -181,8 +214,13 @@ class Graph:
         }
         started = time.perf_counter()
         sensitivity = self.hub.privacy.assess(task, metadata)
+        if sensitivity is None and kept and kept.get("sensitive") is True:
+            from fusionsdk.providers.privacy import Sensitivity
+
+            sensitivity = Sensitivity("thread", tuple(kept.get("kinds") or ()))
         if sensitivity is not None:
             state["metadata"].update(sensitivity.as_metadata())
+            state["privacy"] = {"sensitive": True, "kinds": list(sensitivity.kinds) or ["flag"]}
             why = ", ".join(sensitivity.kinds) or "flagged"
             reason = f"sensitive ({why}, from {sensitivity.source}): only local models may be called"
             state["decisions"] = [{"node": "START", "type": "privacy", "reason": reason}]
@@ -275,7 +313,7 @@ class Graph:
         resume: Any,
         evaluation: bool,
     ) -> AsyncIterator[GraphEvent]:
-        async with self._app(checkpoint, evaluation) as app:
+        async with self._app(checkpoint, evaluation) as app, _typed_errors():
             graph_input = await self._input(app, config, task, metadata, resume)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
                 if mode == "custom":
@@ -307,6 +345,7 @@ class Graph:
             thread_id=thread_id,
             interrupted=interrupted,
             _registry=self.context.registry,
+            sensitive=(values.get("privacy") or {}).get("sensitive") is True,
         )
 
     async def arun(
@@ -326,7 +365,7 @@ class Graph:
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         with telemetry.span(*self._span(thread_id)) as span:
-            async with self._app(checkpoint, evaluation) as app:
+            async with self._app(checkpoint, evaluation) as app, _typed_errors():
                 values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
                 result = self._result_from_values(values, thread_id)
                 if not evaluation:
@@ -351,16 +390,51 @@ class Graph:
         self, app: Any, config: dict[str, Any], task: str | None, metadata: dict[str, Any] | None, resume: Any
     ) -> Any:
         """The graph input: a fresh state, or the reply to a paused thread."""
+        from langgraph.checkpoint.base import BaseCheckpointSaver
+
         if resume is None:
-            return self._initial(task or "", metadata)
+            kept = None
+            if isinstance(app.checkpointer, BaseCheckpointSaver):  # the thread's flag from earlier runs
+                kept = (await app.aget_state(config)).values.get("privacy")
+            return self._initial(task or "", metadata, kept)
         from langgraph.types import Command
 
         snapshot = await app.aget_state(config)
+        thread = config["configurable"]["thread_id"]
+        if not snapshot.values:
+            raise GraphError(
+                f"thread '{thread}' has nothing waiting to be resumed: no run of it is kept in this "
+                "checkpoint (check the thread id, and give the same checkpoint as the paused run)"
+            )
         if not snapshot.next:
             raise GraphError(
-                f"thread '{config['configurable']['thread_id']}' has nothing waiting to be resumed"
+                f"thread '{thread}' has nothing waiting to be resumed: its last run finished "
+                "(start a new run on it with a task instead)"
             )
         return Command(resume=resume)
+
+    async def aclear_sensitive(self, thread_id: str, *, checkpoint: str | Path | bool | None = None) -> bool:
+        """Clear thread ``thread_id``'s sensitive flag: its later runs may reach hosted models
+        and embedders again, with everything the thread keeps (answers, candidates, retrieved
+        chunks, history). Only an explicit call clears it; returns whether it was set.
+
+        Args:
+            thread_id: The thread.
+            checkpoint: Where the thread is kept (as given to :meth:`arun`).
+        """
+        if checkpoint is False:
+            return False
+        config = {"configurable": {"thread_id": thread_id}}
+        async with self._app(checkpoint, False) as app:
+            snapshot = await app.aget_state(config)
+            if not (snapshot.values.get("privacy") or {}).get("sensitive"):
+                return False
+            await app.aupdate_state(config, {"privacy": {"cleared": True}}, as_node=_last_writer(snapshot))
+            return True
+
+    def clear_sensitive(self, thread_id: str, **kwargs: Any) -> bool:
+        """Blocking :meth:`aclear_sensitive`."""
+        return run_sync(self.aclear_sensitive(thread_id, **kwargs))
 
     async def aresume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:
         """Continue a run paused by a ``human`` node with the person's ``reply``."""

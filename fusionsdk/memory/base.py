@@ -15,10 +15,11 @@ the defaults say clearly that it does not (or fall back to plain nearest neighbo
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from fusionsdk.plugin import OptionsT, PluginBase
 
@@ -45,11 +46,29 @@ class Hit:
 class Embedder(PluginBase[OptionsT], ABC):
     """Base class of embedders.
 
+    Every subclass's ``embed`` (and ``aembed``, where it has one) goes through the privacy gate
+    (:func:`~fusionsdk.providers.privacy_scope.check_embedding`), as model calls do: an embedder
+    whose :attr:`locality` is ``hosted`` is refused, with
+    :class:`~fusionsdk.errors.PrivacyViolation`, texts of a sensitive thread or texts in which a
+    detector finds personal data. Local embedders are not slowed down.
+
     Attributes:
         dimension: Length of the vectors it returns.
     """
 
     dimension: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("embed", "aembed"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__privacy_gated__", False):
+                setattr(cls, name, _gated(method, asynchronous=name == "aembed"))
+
+    @property
+    def locality(self) -> Literal["local", "hosted"]:
+        """``local`` (the texts stay on this machine) or ``hosted`` (they are sent away)."""
+        return "local"
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -60,6 +79,35 @@ class Embedder(PluginBase[OptionsT], ABC):
         """What produced the vectors (plugin and model); a store refuses to mix identities in
         one collection, since vectors of different models are not comparable."""
         return f"{type(self).__module__}:{type(self).__qualname__}"
+
+
+def _gated(method: Any, *, asynchronous: bool) -> Any:
+    """``method`` behind the privacy gate (checked before the texts go anywhere)."""
+
+    def check(self: Embedder, texts: Any) -> None:
+        if self.locality != "local":
+            from fusionsdk.providers.privacy_scope import check_embedding
+
+            items = [t for t in texts if isinstance(t, str)] if isinstance(texts, Sequence) else []
+            check_embedding(self.identity, self.locality, items)
+
+    if asynchronous:
+
+        @functools.wraps(method)
+        async def agated(self: Embedder, texts: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+            check(self, texts)
+            return await method(self, texts, *args, **kwargs)
+
+        agated.__privacy_gated__ = True  # type: ignore[attr-defined]
+        return agated
+
+    @functools.wraps(method)
+    def gated(self: Embedder, texts: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+        check(self, texts)
+        return method(self, texts, *args, **kwargs)
+
+    gated.__privacy_gated__ = True  # type: ignore[attr-defined]
+    return gated
 
 
 class MemoryStore(PluginBase[OptionsT], ABC):

@@ -28,6 +28,7 @@ from fusionsdk.memory.base import Chunk, MemoryStore
 from fusionsdk.memory.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP, chunk_text
 from fusionsdk.memory.loaders import Document, collect_files, load_file
 from fusionsdk.memory.metadata import SENSITIVITY, TRUST, now_iso
+from fusionsdk.providers.privacy_scope import privacy_scope
 
 __all__ = ["IngestReport", "content_id", "document_chunks", "ingest"]
 
@@ -172,7 +173,9 @@ def ingest(
 
     def flush() -> None:
         if pending:
-            added = store.add(pending)
+            # chunks labelled sensitive never go to a hosted embedder (the privacy gate)
+            with privacy_scope(sensitivity == "sensitive", ["memory"]):
+                added = store.add(pending)
             report.added += added
             report.duplicates += len(pending) - added
             if on_batch is not None:

@@ -50,6 +50,15 @@ class CircuitBreaker:
             return "half-open"
         return "open"
 
+    @property
+    def healthy(self) -> bool:
+        """Closed, with no failure within the window: nothing suggests calls would fail."""
+        with self._lock:
+            if self._state() != "closed":
+                return False
+            now = self._clock()
+            return not any(now - at <= self.policy.window_s for at in self._failures)
+
     def before_call(self, model: str | None = None) -> None:
         """Raise :class:`CircuitOpen` unless a call may go through now."""
         with self._lock:

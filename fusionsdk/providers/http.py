@@ -112,12 +112,15 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         ProviderError: The stream carried an ``error`` event (mapped by its ``error_type``).
         ProviderUnavailable: The stream broke.
     """
+    check_event_stream(response.headers.get("content-type"))
+    events = 0
     async for line in response.aiter_lines():
         if not line.startswith("data:"):
             continue
         payload = line[5:].strip()
         if payload == "[DONE]":
             return
+        events += 1
         try:
             event = json.loads(payload)
         except ValueError as exc:
@@ -125,6 +128,19 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         if isinstance(event, dict) and event.get("error"):
             raise _stream_error(event)
         yield event
+    if events == 0:
+        raise ProviderUnavailable("the stream ended before its first event")
+
+
+def check_event_stream(content_type: str | None) -> None:
+    """Raise :class:`ProviderUnavailable` (so the call fails over) when a server answers a
+    stream request with a body that is not an event stream (an HTML error page from a proxy,
+    a JSON answer): read as a stream it would be an empty answer that looks finished."""
+    if content_type is None:
+        return
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind and kind != "text/event-stream":
+        raise ProviderUnavailable(f"the server answered a stream with {kind}, not an event stream")
 
 
 def http_endpoint(base_url: str) -> tuple[str, str | None]:

@@ -42,7 +42,12 @@ def build_provider(spec: ModelSpec, registry: Registry, path: str) -> Provider[A
             path=f"{path}.base_url",
         )
     plan = registry.plan(PluginKind.PROVIDERS, spec.provider, spec.options, path=f"{path}.options")
-    provider: Provider[Any] = plan.build(spec)
+    try:
+        provider: Provider[Any] = plan.build(spec)
+    except ConfigError as err:
+        if err.path:
+            raise
+        raise ConfigError(err.message, path=f"{path}.options") from None
     return provider
 
 

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any
 
+from fusionsdk._sync import on_shutdown
 from fusionsdk.errors import (
     AuthError,
     BadRequest,
@@ -55,7 +56,19 @@ def litellm() -> ModuleType:
             logger.removeHandler(handler)
         logger.propagate = True
     install_log_filter("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx")
+    on_shutdown(_stop_logging_worker)
     return module
+
+
+async def _stop_logging_worker() -> None:
+    """Stop LiteLLM's logging worker, dropping callbacks not yet run (what ``fusionsdk`` does
+    before exiting: with ``LITELLM_LOG=DEBUG`` its exit-time flush could otherwise wait forever
+    on a logging lock held by a thread that will never release it)."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+    except ImportError:  # an older LiteLLM without the worker
+        return
+    await GLOBAL_LOGGING_WORKER.stop(discard_pending=True, timeout=1.0)
 
 
 def parse_retry_after(headers: Any) -> float | None:

@@ -156,6 +156,11 @@ class LiteLLMProvider(Provider):
         finished: StreamChunk | None = None
         try:
             stream = await litellm().acompletion(**args)
+            if self.spec.base_url is not None:  # a server of ours: its answer must be a stream
+                from fusionsdk.providers.http import check_event_stream
+
+                headers = (getattr(stream, "_hidden_params", None) or {}).get("additional_headers") or {}
+                check_event_stream(headers.get("llm_provider-content-type"))
             async for chunk in stream:
                 choices = getattr(chunk, "choices", None) or []
                 usage = _usage(getattr(chunk, "usage", None))

@@ -23,7 +23,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from fusionsdk._sync import iterate_sync, run_sync
-from fusionsdk.config.models import Locality, ModelSpec
+from fusionsdk.config.models import Locality, ModelSpec, RetrySpec
 from fusionsdk.config.validation import config_error
 from fusionsdk.errors import (
     AllModelsFailed,
@@ -53,15 +53,17 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
-from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
+from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity, sensitive_flag
+from fusionsdk.providers.privacy_scope import current_scope
 from fusionsdk.providers.retry import call_with_retries
-from fusionsdk.providers.secrets import redact
+from fusionsdk.providers.secrets import redact, scrub_exception
 from fusionsdk.providers.structured import ResponseFormat
 from fusionsdk.providers.tool_calls import ToolCallAssembler, coerce_tools
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+_NO_RETRY = RetrySpec(attempts=1)
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
 EWMA_ALPHA = 0.2
 
@@ -141,11 +143,24 @@ class Completion:
 @dataclass(frozen=True)
 class ModelStreamChunk:
     """A streamed piece of an answer; the last one carries the finished :class:`Completion`
-    (with the tool calls assembled). ``tool_calls`` are the raw pieces as they arrive."""
+    (with the tool calls assembled).
+
+    Attributes:
+        text: The next piece of text.
+        completion: The finished answer (last chunk only).
+        tool_calls: The raw pieces of tool calls, as they arrive.
+        discard: The deployment streaming this answer failed after some text or tool-call
+            pieces were sent, and the answer starts again from the next model of the fallback
+            chain: drop what was received so far (``failed`` says which model failed). Never
+            set on a chunk with text or tool calls.
+        failed: With ``discard``, the model that failed.
+    """
 
     text: str = ""
     completion: Completion | None = field(default=None)
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    discard: bool = False
+    failed: str | None = None
 
 
 def normalize_messages(messages: str | Sequence[Message], model: str) -> list[Message]:
@@ -188,11 +203,13 @@ def build_request(
     tool_choice: ToolChoice | None,
     response_format: ResponseFormat | None,
 ) -> CompletionRequest:
-    """One provider request from what a caller passed."""
+    """One provider request from what a caller passed, its ``sensitive`` flag checked (a bool
+    or absent) whichever model gets it."""
+    sensitive_flag(metadata)
     return CompletionRequest(
         normalize_messages(messages, model),
         _params(params),
-        metadata or {},
+        dict(metadata or {}),
         tools=coerce_tools(tools),
         tool_choice=tool_choice,
         response_format=response_format.openai if response_format else None,
@@ -200,7 +217,14 @@ def build_request(
 
 
 class _PrivacyScreen:
-    """Assesses one request at most once, and only when a hosted model is about to get it."""
+    """Assesses one request at most once, and only when a hosted model is about to get it.
+
+    A request is sensitive when its metadata says so, when it runs in a sensitive
+    :func:`~fusionsdk.providers.privacy_scope.privacy_scope` (its thread has seen sensitive
+    data), or when a detector finds personal data in any field that reaches the provider:
+    every message field (content, ``name``, tool calls), ``stop`` and ``extra``. What is found
+    marks the scope, so the thread stays sensitive.
+    """
 
     __slots__ = ("assessed", "policy", "refused", "request", "sensitivity")
 
@@ -215,15 +239,29 @@ class _PrivacyScreen:
         if model.locality != "hosted":
             return False
         if not self.assessed:
-            self.sensitivity = self.policy.assess_messages(self.request.messages, self.request.metadata)
+            self.sensitivity = self._assess()
             self.assessed = True
         if self.sensitivity is None:
             return False
         self.refused.append(model.name)
         return True
 
+    def _assess(self) -> Sensitivity | None:
+        scope = current_scope()
+        if scope is not None and scope.sensitive:
+            return Sensitivity("thread", tuple(scope.kinds))
+        params = self.request.params
+        sensitivity = self.policy.assess_messages(
+            self.request.messages, self.request.metadata, params.stop, params.extra
+        )
+        if sensitivity is not None and scope is not None:
+            scope.mark(sensitivity.kinds or ("flag",))
+        return sensitivity
+
     def failure(self, errors: list[ProviderError]) -> FusionError:
         """The error when no model of the chain answered."""
+        for error in errors:  # chained on the way up (retries): cut the chains once more
+            scrub_exception(error)
         if self.refused:
             kinds = list(self.sensitivity.kinds) if self.sensitivity else []
             return PrivacyViolation(self.refused, kinds, errors)
@@ -290,10 +328,26 @@ class Model:
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.spec.max_concurrency)
         return semaphore
 
+    @property
+    def healthy(self) -> bool:
+        """No sign that a call would fail now: the breaker is closed with no recent failure,
+        and the model is not busy without ever having answered (a backend that hangs)."""
+        stuck = self.in_flight > 0 and self.latency_ewma_s is None
+        return self.breaker.healthy and not stuck
+
     def _chain(self) -> list[Model]:
+        """This model, then its fallbacks in the order configured."""
         if not self.spec.fallbacks or self._resolve is None:
             return [self]
         return [self, *(self._resolve(name) for name in self.spec.fallbacks)]
+
+    @staticmethod
+    def _next(remaining: list[Model]) -> Model:
+        """Take the fallback to fail over to: the first healthy one now (health is read at the
+        moment of failing over, not when the call started), else the first one."""
+        chosen = next((m for m in remaining if m.healthy), remaining[0])
+        remaining.remove(chosen)
+        return chosen
 
     def check_privacy(self, messages: str | Sequence[Message], metadata: dict[str, Any] | None) -> None:
         """Raise :class:`PrivacyViolation` if this model is hosted and the request sensitive.
@@ -301,7 +355,7 @@ class Model:
         The gate of calls that reach the provider without :meth:`acomplete`
         (:meth:`token_scorer`).
         """
-        request = CompletionRequest(normalize_messages(messages, self.name), metadata=metadata or {})
+        request = build_request(messages, self.name, {}, metadata, None, None, None)
         screen = _PrivacyScreen(self.privacy, request)
         if screen.refuses(self):
             raise screen.failure([])
@@ -409,13 +463,15 @@ class Model:
         """One completion through the fallback chain."""
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
-            if screen.refuses(candidate):
-                continue
+        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            # retry this deployment only when no healthy fallback is left to fail over to
+            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
             try:
                 attributes = functools.partial(candidate._span_attributes, request)
                 with telemetry.span(candidate._span_name(), attributes) as span:
-                    completion = await candidate._complete_with_retries(request)
+                    completion = await candidate._complete_with_retries(request, retry=retry)
                     telemetry.set_attributes(span, telemetry.response_attributes(completion))
             except ProviderError as exc:
                 errors.append(exc)
@@ -435,17 +491,21 @@ class Model:
         """Run the provider's one-time set-up before the first timed attempt."""
         if self._prepared:
             return
+        failure: BaseException | None = None
         try:
             await self.provider.prepare()
         except FusionError as exc:
-            if isinstance(exc, ProviderError):
-                raise self._failed(exc) from None
-            raise  # a ConfigError (missing package, bad model file) stays what it is
+            if not isinstance(exc, ProviderError):
+                raise  # a ConfigError (missing package, bad model file) stays what it is
+            failure = self._failed(exc)
         except Exception as exc:
-            raise self._failed(exc) from None
+            failure = self._failed(exc)
+        if failure is not None:
+            raise failure  # outside the handler: nothing chains to the error it replaced
         self._prepared = True
 
-    async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
+    async def _complete_with_retries(self, request: CompletionRequest, retry: bool = True) -> Completion:
+        policy = self.spec.retry if retry else _NO_RETRY
         self.in_flight += 1
         try:
             await self._prepare()
@@ -455,7 +515,7 @@ class Model:
                 response = await self._attempt(request)
                 return response, time.perf_counter() - started
 
-            (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
+            (response, latency), attempts = await call_with_retries(policy, timed)
         finally:
             self.in_flight -= 1
         return self._finish(request, response, latency, attempts)
@@ -468,9 +528,11 @@ class Model:
                     self.provider.complete(request), timeout=self.spec.timeout_s
                 )
             except BaseException as exc:
-                raise self._failed(exc) from None
-            self.breaker.record_success()
-            return response
+                failure = self._failed(exc)
+            else:
+                self.breaker.record_success()
+                return response
+        raise failure  # outside the handler: nothing chains to the error it replaced
 
     def _failed(self, exc: BaseException) -> BaseException:
         """Record the failure on the breaker and return the error to raise, scrubbed."""
@@ -486,7 +548,7 @@ class Model:
         else:
             self.breaker.release_probe()
         exc.relabel(redact(exc.message), model=self.name, deployment=self.spec.deployment)
-        return exc
+        return scrub_exception(exc)
 
     def _finish(
         self, request: CompletionRequest, response: ProviderResponse, latency: float, attempts: int
@@ -524,11 +586,16 @@ class Model:
         response_format: Any = None,
         **params: Any,
     ) -> AsyncIterator[ModelStreamChunk]:
-        """Stream the answer. Retries and fallbacks apply until the first chunk arrives; a
-        failure after that raises :class:`ProviderUnavailable` (text already yielded stays
-        yielded). The last chunk carries the finished :class:`Completion`, its tool calls
-        assembled from the streamed pieces. With ``response_format`` the finished reply is
-        validated into :attr:`Completion.parsed` (no retry: the text was already streamed;
+        """Stream the answer; the last chunk carries the finished :class:`Completion`, its tool
+        calls assembled from the streamed pieces.
+
+        Retries and fallbacks apply until the first chunk with text or a tool call arrives (an
+        empty first ``role`` chunk does not count). If the deployment fails after that and the
+        chain has another model, a chunk with ``discard=True`` says to drop the text (and
+        tool-call pieces) received so far and the answer starts again from that model (so
+        nothing is ever duplicated); the last model's failure is raised (text already yielded
+        stays yielded). With ``response_format`` the finished reply is validated into
+        :attr:`Completion.parsed` (no retry: the text was already streamed;
         :class:`StructuredOutputError` when it does not validate).
         """
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
@@ -545,25 +612,38 @@ class Model:
     async def _stream_request(self, request: CompletionRequest) -> AsyncIterator[ModelStreamChunk]:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
-            if screen.refuses(candidate):
-                continue
+        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            # retry this deployment only when no healthy fallback is left to fail over to
+            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
             span = telemetry.start_span(
                 candidate._span_name(), functools.partial(candidate._span_attributes, request, stream=True)
             )
             try:
                 try:
-                    opened = await candidate._open_stream(request)
+                    opened = await candidate._open_stream(request, retry)
                 except ProviderError as exc:
                     errors.append(exc)
                     telemetry.fail(span, exc)
                     continue
                 fallback_from = self.name if errors or screen.refused else None
-                async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
-                    if chunk.completion is not None:
-                        telemetry.set_attributes(span, telemetry.response_attributes(chunk.completion))
-                    yield chunk
-                return
+                chunks = candidate._drain(request, *opened, fallback_from, tuple(screen.refused))
+                sent = False
+                try:
+                    async for chunk in chunks:
+                        sent = sent or bool(chunk.text or chunk.tool_calls)
+                        if chunk.completion is not None:
+                            telemetry.set_attributes(span, telemetry.response_attributes(chunk.completion))
+                        yield chunk
+                    return
+                except ProviderError as exc:
+                    if not remaining:
+                        raise  # the last model: the text already yielded stays, and the error says why
+                    errors.append(exc)
+                    telemetry.fail(span, exc)
+                if sent:  # the next model starts the answer again: the caller drops this text
+                    yield ModelStreamChunk(discard=True, failed=candidate.name)
             except BaseException as exc:
                 telemetry.fail(span, exc)
                 raise
@@ -573,17 +653,17 @@ class Model:
         raise screen.failure(errors)
 
     async def _open_stream(
-        self, request: CompletionRequest
+        self, request: CompletionRequest, retry: bool = True
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
         self.in_flight += 1  # until _drain ends
         try:
-            return await self._open_stream_counted(request)
+            return await self._open_stream_counted(request, retry)
         except BaseException:
             self.in_flight -= 1
             raise
 
     async def _open_stream_counted(
-        self, request: CompletionRequest
+        self, request: CompletionRequest, retry: bool
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
         await self._prepare()
 
@@ -592,16 +672,30 @@ class Model:
             async with self._semaphore():
                 self.breaker.before_call(self.name)
                 stream = self.provider.stream(request)
+                failure: BaseException | None = None
                 try:
-                    first = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
-                except StopAsyncIteration:
-                    first = None
+                    first = await self._first_chunk(stream)
                 except BaseException as exc:
-                    raise self._failed(exc) from None
+                    failure = self._failed(exc)
+            if failure is not None:
+                raise failure  # outside the handler: nothing chains to the error it replaced
             return stream, first, started
 
-        (stream, first, started), attempts = await call_with_retries(self.spec.retry, open_once)
+        policy = self.spec.retry if retry else _NO_RETRY
+        (stream, first, started), attempts = await call_with_retries(policy, open_once)
         return stream, first, started, attempts
+
+    async def _first_chunk(self, stream: AsyncIterator[StreamChunk]) -> StreamChunk | None:
+        """The first chunk that carries something (text, a tool call, an end, usage, logprobs): the empty
+        ``role`` chunk some servers (vLLM) send first is not text sent, so retries and
+        fallbacks still apply while only such chunks have arrived."""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+            except StopAsyncIteration:
+                return None
+            if chunk.text or chunk.tool_calls or chunk.finish_reason or chunk.usage or chunk.logprobs:
+                return chunk
 
     async def _drain(
         self,
@@ -627,12 +721,15 @@ class Model:
                 finish, usage = chunk.finish_reason or finish, chunk.usage or usage
                 if chunk.text or chunk.tool_calls:
                     yield ModelStreamChunk(chunk.text, tool_calls=chunk.tool_calls)
+                failure: BaseException | None = None
                 try:
                     chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
                     chunk = None
                 except BaseException as exc:
-                    raise self._failed(exc) from None
+                    failure = self._failed(exc)
+                if failure is not None:
+                    raise failure  # outside the handler: nothing chains to the error it replaced
         finally:
             self.in_flight -= 1  # counted from _open_stream
         self.breaker.record_success()

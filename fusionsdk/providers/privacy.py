@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from fusionsdk.config.privacy import DETECTOR_KINDS, PrivacySpec
+from fusionsdk.errors import ConfigError
 
 __all__ = [
     "SENSITIVE_KEY",
@@ -49,6 +50,8 @@ __all__ = [
     "Sensitivity",
     "SensitivityDetector",
     "detect_sensitive",
+    "request_strings",
+    "sensitive_flag",
 ]
 
 #: Run-metadata key that marks a request sensitive (``True``).
@@ -301,11 +304,12 @@ class Sensitivity:
     """Why a request is sensitive.
 
     Attributes:
-        source: ``metadata`` (the run said ``sensitive: true``) or ``detector``.
+        source: ``metadata`` (the run said ``sensitive: true``), ``detector``, or ``thread``
+            (an earlier step or run of the same thread saw sensitive data).
         kinds: The kinds found (``email``, ...), or those the metadata listed.
     """
 
-    source: Literal["metadata", "detector"]
+    source: Literal["metadata", "detector", "thread"]
     kinds: tuple[str, ...] = ()
 
     def as_metadata(self) -> dict[str, Any]:
@@ -313,14 +317,49 @@ class Sensitivity:
         return {SENSITIVE_KEY: True, SENSITIVE_KINDS_KEY: list(self.kinds)}
 
 
-def _message_text(messages: Sequence[Mapping[str, Any]]) -> str:
+def sensitive_flag(metadata: Mapping[str, Any] | None) -> bool:
+    """The run metadata's ``sensitive`` flag: ``True``, ``False`` or absent (False).
+
+    Raises:
+        ConfigError: The flag is anything but a bool (``"true"``, ``1``, ``None``...): guessing
+            what such a value meant could send sensitive data to a hosted model.
+    """
+    if not metadata or SENSITIVE_KEY not in metadata:
+        return False
+    value = metadata[SENSITIVE_KEY]
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"must be true or false (a bool), got {type(value).__name__} {str(value)[:20]!r}",
+            path=f"metadata.{SENSITIVE_KEY}",
+        )
+    return value
+
+
+def _strings(value: Any, out: list[str], depth: int = 0) -> None:
+    """Every string in ``value`` (keys of mappings too), however deeply nested."""
+    if isinstance(value, str):
+        out.append(value)
+    elif depth > 64:
+        out.append(repr(value))  # absurd nesting: scan its text rather than skip it
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _strings(key, out, depth + 1)
+            _strings(item, out, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _strings(item, out, depth + 1)
+    elif isinstance(value, (bytes, bytearray)):
+        out.append(bytes(value).decode("utf-8", "replace"))
+
+
+def request_strings(messages: Sequence[Mapping[str, Any]], *extra: Any) -> str:
+    """The text of every field that reaches a provider: each message's content (multimodal
+    parts too), ``name``, tool calls and their arguments, and any further values (``stop``,
+    backend ``extra`` parameters that may replace the messages), joined by newlines."""
     parts: list[str] = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):  # multimodal parts: their text
-            parts.extend(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content)
+    _strings(list(messages), parts)
+    for value in extra:
+        _strings(value, parts)
     return "\n".join(parts)
 
 
@@ -361,7 +400,8 @@ class PrivacyPolicy:
 
     def assess(self, text: str, metadata: Mapping[str, Any] | None) -> Sensitivity | None:
         """Why the request is sensitive, or None when it is not."""
-        if metadata and metadata.get(SENSITIVE_KEY) is True:
+        if sensitive_flag(metadata):
+            assert metadata is not None
             return Sensitivity("metadata", tuple(metadata.get(SENSITIVE_KINDS_KEY) or ()))
         findings = self.scan(text)
         if not findings:
@@ -369,9 +409,10 @@ class PrivacyPolicy:
         return Sensitivity("detector", tuple(dict.fromkeys(f.kind for f in findings)))
 
     def assess_messages(
-        self, messages: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any] | None
+        self, messages: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any] | None, *extra: Any
     ) -> Sensitivity | None:
-        """:meth:`assess` over chat messages (every message's text)."""
-        if metadata and metadata.get(SENSITIVE_KEY) is True:
+        """:meth:`assess` over every field of chat messages (see :func:`request_strings`) and
+        any ``extra`` values sent with them (``stop``, backend parameters)."""
+        if sensitive_flag(metadata):
             return self.assess("", metadata)
-        return self.assess(_message_text(messages), metadata)
+        return self.assess(request_strings(messages, *extra), metadata)

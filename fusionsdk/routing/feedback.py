@@ -212,6 +212,7 @@ def remember_run(
     if not decisions:
         return 0
     metadata = values.get("metadata") or {}
+    sensitive = metadata.get(SENSITIVE_KEY) is True or (values.get("privacy") or {}).get("sensitive") is True
     entries = []
     for seq, decision in decisions:
         spec = _router_spec(graph, str(decision.get("node")))
@@ -233,7 +234,7 @@ def remember_run(
                 "strategy": spec[0],
                 "options": router_cls.logged_options(spec[1]),
                 "target": decision["target"],
-                "text": None if metadata.get(SENSITIVE_KEY) else str(values.get("task", "")),
+                "text": None if sensitive else str(values.get("task", "")),
             }
         )
     if not entries:

@@ -30,7 +30,8 @@ from pydantic import Field
 from fusionsdk.config.privacy import PrivacySpec
 from fusionsdk.errors import ConfigError, GraphError, PrivacyViolation
 from fusionsdk.plugin import PluginOptions
-from fusionsdk.providers.privacy import PrivacyPolicy
+from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
+from fusionsdk.providers.privacy_scope import current_scope
 from fusionsdk.registry import Registry
 from fusionsdk.routing.base import RouteDecision, Router, RouteRequest
 
@@ -100,7 +101,11 @@ class PrivacyRouter(Router["PrivacyRouter.Options"]):
         """
         if not targets:
             raise GraphError("privacy router: no targets to choose from")
-        sensitivity = self._policy.assess(request.text, request.metadata)
+        scope = current_scope()
+        if scope is not None and scope.sensitive:  # the thread saw sensitive data earlier
+            sensitivity: Sensitivity | None = Sensitivity("thread", tuple(scope.kinds))
+        else:
+            sensitivity = self._policy.assess(request.text, request.metadata)
         if sensitivity is None:
             decision = await self._delegate(request, list(targets))
             return RouteDecision(decision.target, f"not sensitive; {decision.reason}", decision.scores)

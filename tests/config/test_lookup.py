@@ -15,8 +15,18 @@ CONFIG = parse_config(
         "nodes": {
             "ask": {"kind": "panel", "models": ["a", "b"]},
             "vote": {"kind": "fuse", "strategy": "majority_vote", "options": {"extract": "number"}},
-            "pick": {"kind": "agent", "models": ["a", "b"], "router": "rules", "router_options": {"default": "a"}},
-            "split": {"kind": "router", "strategy": "rules", "targets": ["ask"], "options": {"default": "ask"}},
+            "pick": {
+                "kind": "agent",
+                "models": ["a", "b"],
+                "router": "rules",
+                "router_options": {"default": "a"},
+            },
+            "split": {
+                "kind": "router",
+                "strategy": "rules",
+                "targets": ["ask"],
+                "options": {"default": "ask"},
+            },
         },
         "edges": [["START", "split"], ["ask", "vote"], ["vote", "END"], ["pick", "END"]],
     }

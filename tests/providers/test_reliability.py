@@ -268,6 +268,16 @@ async def test_fallback_answers_when_the_primary_fails(faults: FaultServer) -> N
     completion = await hub["a"].acomplete("hi")
     assert completion.text == "answer from b"
     assert completion.model == "b" and completion.fallback_from == "a"
+    # a healthy fallback exists: fail over at once instead of retrying "a"
+    assert len(faults.chat_requests("a")) == 1 and len(faults.chat_requests("b")) == 1
+
+
+async def test_without_prefer_fallback_the_primary_is_retried_first(faults: FaultServer) -> None:
+    retry = {"attempts": 3, "initial_wait_s": 0, "max_wait_s": 0, "jitter_s": 0, "prefer_fallback": False}
+    hub = make_hub(faults.base_url, {"a": {"fallbacks": ["b"], "retry": retry}, "b": {}})
+    faults.script("a", [Fail(500)] * 3)
+    completion = await hub["a"].acomplete("hi")
+    assert completion.model == "b"
     assert len(faults.chat_requests("a")) == 3 and len(faults.chat_requests("b")) == 1
 
 

@@ -18,7 +18,11 @@ step                      what the client sees
                           servers do, so secret scrubbing can be tested
 :class:`CallTools`        an assistant turn that calls tools (streamed: each call's arguments
                           in two pieces, as OpenAI sends them)
+:class:`NotSSE`           a 200 whose body is not an event stream (HTML, JSON) for a stream
 ========================  ==================================================================
+
+Streams may open with an empty ``role`` chunk first, as vLLM's do (``role_chunk=True`` on
+:class:`Disconnect`).
 
 Example:
     >>> faults.script("m", [Fail(500), Fail(500)])  # doctest: +SKIP
@@ -44,7 +48,18 @@ from starlette.routing import Route
 
 from tests.servers.base import BackgroundServer, RequestLog
 
-__all__ = ["CallTools", "Disconnect", "EchoKey", "Fail", "FaultServer", "Hang", "Reply", "Stall", "Step"]
+__all__ = [
+    "CallTools",
+    "Disconnect",
+    "EchoKey",
+    "Fail",
+    "FaultServer",
+    "Hang",
+    "NotSSE",
+    "Reply",
+    "Stall",
+    "Step",
+]
 
 CHAT = "/v1/chat/completions"
 
@@ -84,9 +99,19 @@ class Hang:
 
 @dataclass(frozen=True)
 class Disconnect:
-    """Stream ``after`` content chunks, then drop the connection mid-response."""
+    """Stream ``after`` content chunks, then drop the connection mid-response (after an empty
+    ``role`` chunk first, with ``role_chunk``)."""
 
     after: int = 2
+    role_chunk: bool = False
+
+
+@dataclass(frozen=True)
+class NotSSE:
+    """Answer a stream request with 200 and a body that is not an event stream."""
+
+    body: str = "<html><body>502 Bad Gateway</body></html>"
+    media_type: str = "text/html"
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,7 @@ class CallTools:
     calls: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
-Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey | CallTools
+Step = Reply | Fail | Hang | Disconnect | Stall | EchoKey | CallTools | NotSSE
 
 
 class _Dropped(Exception):
@@ -186,11 +211,14 @@ class FaultServer(BackgroundServer):
             if body.get("stream"):
                 return StreamingResponse(_stream_calls(body, step), media_type="text/event-stream")
             return JSONResponse(_calls_completion(body, step))
+        if isinstance(step, NotSSE):
+            return Response(step.body, 200, media_type=step.media_type)
         text = step.text if isinstance(step, Reply) else Reply().text
         after = step.after if isinstance(step, Disconnect) else None
         if body.get("stream"):
             stall = (step.after, step.seconds) if isinstance(step, Stall) else None
-            return StreamingResponse(_stream(body, text, after, stall), media_type="text/event-stream")
+            role = isinstance(step, Disconnect) and step.role_chunk
+            return StreamingResponse(_stream(body, text, after, stall, role), media_type="text/event-stream")
         if after is not None or isinstance(step, Stall):
             stall_s = step.seconds if isinstance(step, Stall) else None
             cut = _truncated(_completion(body, text), stall_s)
@@ -254,7 +282,11 @@ async def _truncated(data: dict[str, Any], stall_s: float | None) -> AsyncIterat
 
 
 async def _stream(
-    body: dict[str, Any], text: str, drop_after: int | None, stall: tuple[int, float] | None = None
+    body: dict[str, Any],
+    text: str,
+    drop_after: int | None,
+    stall: tuple[int, float] | None = None,
+    role_chunk: bool = False,
 ) -> AsyncIterator[str]:
     pieces, finish = _cut(body, text)
     base = {
@@ -263,6 +295,9 @@ async def _stream(
         "created": int(time.time()),
         "model": body.get("model", "m"),
     }
+    if role_chunk:  # vLLM opens every stream with an empty role chunk
+        role = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+        yield f"data: {json.dumps({**base, 'choices': [role]})}\n\n"
     for i, piece in enumerate(pieces):
         if drop_after is not None and i == drop_after:
             raise _Dropped("connection dropped by the test script")

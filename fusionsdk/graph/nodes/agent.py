@@ -146,7 +146,9 @@ class AgentNode(Node["AgentNode.Options"]):
         write = get_stream_writer()
         completion = None
         async for chunk in model.astream(messages, **kwargs):
-            if chunk.text:
+            if chunk.discard:  # the answer restarts on a fallback model: drop the tokens so far
+                write({"type": "discard", "node": self.name, "failed": chunk.failed})
+            elif chunk.text:
                 write({"type": "token", "node": self.name, "text": chunk.text})
             completion = chunk.completion or completion
         assert completion is not None

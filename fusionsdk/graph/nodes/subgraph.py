@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fusionsdk.errors import ConfigError
 from fusionsdk.graph.base import Node
 from fusionsdk.plugin import PluginOptions
 
-__all__ = ["SubgraphNode"]
+__all__ = ["MAX_SUBGRAPH_DEPTH", "SubgraphNode"]
+
+#: How deeply subgraphs may nest.
+MAX_SUBGRAPH_DEPTH = 16
 
 
 class SubgraphNode(Node["SubgraphNode.Options"]):
@@ -35,10 +39,18 @@ class SubgraphNode(Node["SubgraphNode.Options"]):
         super().__init__(*args, **kwargs)
         self.graph: Any = None
         if self._context is not None:
-            from fusionsdk.graph.compiler import compile_file
+            from fusionsdk.graph.compiler import COMPILING, compile_file
 
             opts: SubgraphNode.Options = self.options
             path = opts.config if opts.config.is_absolute() else self.context.base_dir / opts.config
+            outer = COMPILING.get()
+            here = str(path.resolve())
+            where = f"nodes.{self.name}.config"
+            if here in outer:
+                chain = " -> ".join(Path(p).name for p in (*outer, here))
+                raise ConfigError(f"a subgraph that includes itself never ends: {chain}", path=where)
+            if len(outer) >= MAX_SUBGRAPH_DEPTH:
+                raise ConfigError(f"subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH} levels", path=where)
             self.graph = compile_file(path, registry=self.context.registry)
 
     async def run(self, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,9 +58,14 @@ class SubgraphNode(Node["SubgraphNode.Options"]):
         text = str(state.get("answer" if opts.input == "answer" else "task", ""))
         result = await self.graph.arun(text, metadata=dict(state.get("metadata") or {}))
         decision = {"node": self.name, "type": "subgraph", "config": str(opts.config), "trace": result.trace}
-        return {
+        update: dict[str, Any] = {
             "answer": result.answer,
             "usage": result.usage,
             "cost_usd": result.cost_usd,
             "decisions": [decision],
         }
+        if result.sensitive:  # what the inner graph met keeps this thread sensitive too
+            from fusionsdk.graph.nodes.retrieve import mark_sensitive
+
+            update["metadata"] = mark_sensitive(state.get("metadata"), "subgraph")
+        return update

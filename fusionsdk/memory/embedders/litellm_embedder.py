@@ -6,7 +6,10 @@ LiteLLM is imported lazily, and its errors are translated at the one LiteLLM bou
 :class:`~fusionsdk.errors.AuthError` and a throttled call a :class:`~fusionsdk.errors.RateLimited`,
 as for chat models. Keys come from the environment variable ``api_key_env`` names.
 
-Texts sent to a hosted embedder leave this machine: do not ingest sensitive files with it.
+Texts sent to a hosted embedder leave this machine, so it goes through the privacy gate as hosted
+models do: texts of a sensitive thread, or texts in which a detector finds personal data, are
+refused with :class:`~fusionsdk.errors.PrivacyViolation`. An OpenAI-compatible server on this
+machine (``base_url`` on loopback) may be declared ``locality: local``.
 
 Config::
 
@@ -23,11 +26,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from fusionsdk._sync import run_sync
+from fusionsdk.config.urls import check_base_url
 from fusionsdk.errors import SecretMissing
 from fusionsdk.memory.base import Embedder
 from fusionsdk.memory.embedders._vectors import check_texts
@@ -52,6 +56,8 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
             timeout_s: Per-request timeout.
             send_dimensions: Ask the model for ``dimension``-long vectors (OpenAI's v3 models
                 can shorten theirs).
+            locality: ``hosted`` (default: texts leave this machine, so the privacy gate
+                applies) or ``local`` (a server you run yourself).
         """
 
         model: str = Field(min_length=1)
@@ -61,6 +67,12 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
         batch_size: int = Field(96, ge=1, le=2048)
         timeout_s: float = Field(60.0, gt=0)
         send_dimensions: bool = False
+        locality: Literal["local", "hosted"] = "hosted"
+
+        @field_validator("base_url")
+        @classmethod
+        def _url(cls, value: str | None) -> str | None:
+            return None if value is None else check_base_url(value)
 
         @field_validator("api_key_env")
         @classmethod
@@ -72,6 +84,10 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
     @property
     def dimension(self) -> int:  # type: ignore[override]
         return int(self.options.dimension)
+
+    @property
+    def locality(self) -> Literal["local", "hosted"]:
+        return self.options.locality  # type: ignore[attr-defined,no-any-return]
 
     @property
     def identity(self) -> str:
@@ -98,11 +114,15 @@ class LiteLLMEmbedder(Embedder["LiteLLMEmbedder.Options"]):
 
     async def _batch(self, texts: list[str], params: dict[str, Any]) -> list[list[float]]:
         from fusionsdk.providers.litellm_boundary import litellm, map_litellm_error
+        from fusionsdk.providers.secrets import scrub_exception
 
+        failure: Exception | None = None
         try:
             response = await litellm().aembedding(input=texts, **params)
         except Exception as err:  # every LiteLLM/openai/httpx error, mapped at the boundary
-            raise map_litellm_error(err) from None
+            failure = scrub_exception(map_litellm_error(err))  # type: ignore[assignment]
+        if failure is not None:
+            raise failure  # outside the handler: nothing chains to the error it replaced
         items = sorted(response.data, key=lambda item: _field(item, "index"))
         vectors = [[float(v) for v in _field(item, "embedding")] for item in items]
         if len(vectors) != len(texts):
