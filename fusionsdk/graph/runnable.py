@@ -92,6 +92,13 @@ class GraphRunnable(Runnable[Any, Any]):
                 return
             if self.output != "answer" or event.node not in self._terminal:
                 continue
+            if event.type == "discard" and streamed.get(event.node):
+                # a model failed midway and the node's answer restarts: what was yielded is void,
+                # and a LangChain stream cannot take it back
+                raise GraphError(
+                    f"node '{event.node}' restarted its streamed answer on a fallback model; a "
+                    "LangChain stream cannot drop the text already sent (use ainvoke to fail over)"
+                )
             if event.type == "token" and event.text:
                 streamed[event.node] = sent = True
                 yield event.text

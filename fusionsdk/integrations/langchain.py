@@ -31,6 +31,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionsdk._sync import iterate_sync, run_sync
+from fusionsdk.errors import ProviderUnavailable
 from fusionsdk.graph.runnable import GraphRunnable
 from fusionsdk.providers.base import Usage
 from fusionsdk.providers.model import Completion, Model, ModelStreamChunk
@@ -171,6 +172,12 @@ class ChatFusion(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         args = self._call_args(stop, kwargs)
         async for piece in self.model.astream(to_openai_messages(messages), **args):
+            if piece.discard:  # LangChain adds chunks up: text already sent cannot be taken back
+                raise ProviderUnavailable(
+                    "the stream failed midway and its answer restarted on a fallback model; a "
+                    "LangChain stream cannot drop the text already sent (use ainvoke to fail over)",
+                    model=piece.failed,
+                )
             chunk = _chunk(piece)
             if run_manager is not None and piece.text:
                 await run_manager.on_llm_new_token(piece.text, chunk=chunk)

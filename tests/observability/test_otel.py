@@ -196,3 +196,27 @@ async def test_tool_calls_are_execute_tool_spans(spans: InMemorySpanExporter) ->
     )
     assert len(found["chat fake-llm"]) == 2
     assert found["chat fake-llm"][0].attributes["fusionsdk.response.tool_calls"] == ("add_otel",)
+
+
+async def test_a_stream_that_fails_over_midway_ends_one_span_per_model(spans: InMemorySpanExporter) -> None:
+    """The failed deployment's span ends with its error, then the fallback's span with the answer;
+    the caller gets a ``discard`` chunk between the two."""
+    from tests.servers.faults import Disconnect, FaultServer
+
+    server = FaultServer()
+    server.start()
+    try:
+        spec = {"provider": "openai_compatible", "base_url": server.base_url, "retry": {"attempts": 1}}
+        from fusionsdk.providers.hub import ModelHub
+
+        hub = ModelHub.from_dict({"version": 1, "models": {"a": {**spec, "fallbacks": ["b"]}, "b": spec}})
+        server.script("a", [Disconnect(2)])
+        chunks = [c async for c in hub["a"].astream("hi")]
+    finally:
+        server.stop()
+    assert sum(c.discard for c in chunks) == 1 and chunks[-1].completion is not None
+    failed, answered = spans.get_finished_spans()
+    assert failed.attributes["error.type"] == "ProviderUnavailable"
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert answered.status.status_code != trace.StatusCode.ERROR
+    assert answered.attributes["gen_ai.usage.output_tokens"] > 0

@@ -123,3 +123,55 @@ async def test_graph_token_events_carry_the_discard(faults: FaultServer, cut: in
         elif event.result is not None:
             result = event.result
     assert result is not None and text == result.answer == ANSWER
+
+
+async def test_a_role_chunk_then_tool_calls_keeps_every_tool_call_piece(faults: FaultServer) -> None:  # noqa: F811
+    """The empty ``role`` chunk is skipped before the first chunk, but a chunk carrying a tool
+    call is something sent: its pieces are kept and assembled."""
+    from tests.servers.faults import CallTools
+
+    faults.script("a", [CallTools((("add", {"a": 2, "b": 3}),))])
+    chunks = [
+        c
+        async for c in hub(faults)["a"].astream(
+            "2+3?",
+            tools=[{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}],
+        )
+    ]
+    completion = chunks[-1].completion
+    assert completion is not None and completion.tool_calls[0].arguments == {"a": 2, "b": 3}
+    assert any(c.tool_calls for c in chunks[:-1])
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+async def test_langchain_streams_refuse_a_discard_they_cannot_apply(faults: FaultServer, cut: int) -> None:  # noqa: F811
+    """LangChain adds streamed chunks up, so text already sent cannot be dropped: a discard is a
+    typed error there (never duplicated text), while ``ainvoke`` fails over cleanly."""
+    pytest.importorskip("langchain_core")
+    from fusionsdk.integrations.langchain import ChatFusion
+
+    faults.script("a", [Disconnect(cut)])
+    chat = ChatFusion(model=hub(faults)["a"])
+    with pytest.raises(ProviderUnavailable, match="restarted on a fallback"):
+        _ = [c async for c in chat.astream("hi")]
+    faults.script("a", [Disconnect(cut)])
+    assert (await chat.ainvoke("hi")).content == ANSWER
+
+
+async def test_graph_runnable_streams_refuse_a_discard_of_streamed_text(faults: FaultServer) -> None:  # noqa: F811
+    pytest.importorskip("langchain_core")
+    from fusionsdk.errors import GraphError
+
+    spec = {"provider": "openai_compatible", "base_url": faults.base_url, **FAST}
+    config: dict[str, Any] = {
+        "version": 1,
+        "models": {"a": {**spec, "fallbacks": ["b"]}, "b": spec},
+        "nodes": {"ask": {"kind": "agent", "model": "a"}},
+        "edges": [["START", "ask"], ["ask", "END"]],
+    }
+    runnable = compile_config(config).as_runnable(checkpoint=False)
+    faults.script("a", [Disconnect(2)])
+    with pytest.raises(GraphError, match="restarted its streamed answer"):
+        _ = [piece async for piece in runnable.astream("hi")]
+    faults.script("a", [Disconnect(2)])
+    assert await runnable.ainvoke("hi") == ANSWER
