@@ -18,7 +18,13 @@ from fusionsdk.config.validation import format_loc
 from fusionsdk.routing.privacy import SENSITIVE_KEY
 from fusionsdk.serve.chat import run_chat, stream_chat
 from fusionsdk.serve.errors import ApiError, api_error_from
-from fusionsdk.serve.schemas import ChatRequest, EmbeddingsRequest, chat_response, usage_dict
+from fusionsdk.serve.schemas import (
+    ChatRequest,
+    EmbeddingsRequest,
+    chat_response,
+    encode_embedding,
+    usage_dict,
+)
 from fusionsdk.serve.server import SENSITIVE_HEADER, TRACE_HEADER, Server
 from fusionsdk.serve.sse import sse_events
 
@@ -111,7 +117,7 @@ async def chat_completions(request: Request) -> Response:
         if body.stream:
             stream = stream_chat(target, body, messages, metadata, trace_id)
             try:  # failures before the first piece still get their own status
-                first = await asyncio.wait_for(anext(stream), server.spec.request_timeout_s)
+                first = await _cancel_on_disconnect(request, anext(stream), server.spec.request_timeout_s)
             except BaseException as err:
                 await stream.aclose()
                 server.metrics.observe(body.model, api_error_from(err).status, time.perf_counter() - started)
@@ -188,7 +194,10 @@ async def embeddings(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "object": "list",
-            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": encode_embedding(v, body.encoding_format)}
+                for i, v in enumerate(vectors)
+            ],
             "model": body.model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }

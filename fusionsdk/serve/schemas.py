@@ -19,6 +19,7 @@ __all__ = [
     "StreamOptions",
     "chat_chunk",
     "chat_response",
+    "encode_embedding",
     "usage_dict",
 ]
 
@@ -114,11 +115,21 @@ class EmbeddingsRequest(BaseModel):
 
     model: str = Field(min_length=1)
     input: str | list[str] = Field(min_length=1)
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"
 
     def texts(self) -> list[str]:
         """The input as a list."""
         return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+def encode_embedding(vector: list[float], encoding_format: str) -> list[float] | str:
+    """A vector as JSON floats, or as base64 of little-endian float32 (what the openai client asks)."""
+    if encoding_format == "float":
+        return vector
+    import base64
+    import struct
+
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 def usage_dict(prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> dict[str, Any]:
