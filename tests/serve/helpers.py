@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-__all__ = ["QUICKSTART_FAKE", "AppServer", "RedisServer", "serve_process", "write_config"]
+__all__ = ["QUICKSTART_FAKE", "AppServer", "RedisServer", "ServeProcess", "serve_process", "write_config"]
 
 #: examples/quickstart.yaml with the fake provider in place of the embedded models.
 QUICKSTART_FAKE = """
@@ -100,36 +100,54 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serve_process(configs: Sequence[Path], *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``fusionsdk serve CONFIGS`` in a subprocess; yields its base URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "fusionsdk.cli.app", "serve", *map(str, configs), "--port", str(port),
-               "--log-level", "warning", *args]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+class ServeProcess:
+    """``fusionsdk serve CONFIGS`` in a subprocess on a free port; several start in parallel::
+
+        with ServeProcess([path]) as one, ServeProcess([path]) as two:  # both boot at once
+            ...
+    """
+
+    def __init__(self, configs: Sequence[Path], *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "fusionsdk.cli.app", "serve", *map(str, configs),
+                   "--port", str(self.port), "--log-level", "warning", *args]
+        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout_s: float = 60) -> str:
+        """Wait until ``/health`` answers; returns the base URL."""
+        deadline = time.monotonic() + timeout_s
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"fusionsdk serve exited: {process.stdout.read() if process.stdout else ''}")
+            if self.process.poll() is not None:
+                output = self.process.stdout.read() if self.process.stdout else ""
+                raise RuntimeError(f"fusionsdk serve exited: {output}")
             try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self.url
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("fusionsdk serve did not start")
             time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+
+    def __enter__(self) -> ServeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
         try:
-            process.wait(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def serve_process(configs: Sequence[Path], *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``fusionsdk serve CONFIGS`` in a subprocess; yields its base URL once it is ready."""
+    with ServeProcess(configs, *args, env=env) as process:
+        yield process.wait_ready()
 
 
 class RedisServer:

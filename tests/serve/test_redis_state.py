@@ -1,0 +1,96 @@
+"""Two replicas sharing one Redis behave as one server: breakers, budgets and rate limits.
+
+The replicas are two apps in this process (each with its own state object, connection and
+breakers: nothing is shared but Redis) and, in the last test, two `fusionsdk serve` processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fusionsdk.errors import ProviderUnavailable
+from fusionsdk.serve.app import create_app
+from fusionsdk.serve.auth import hash_key
+from tests.serve.helpers import AppServer, RedisServer, ServeProcess, write_config
+
+KEY = "sk-shared-0123456789"
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def _config(redis: RedisServer, rpm: int = 1000, budget: float = 1000.0) -> str:
+    return f"""
+version: 1
+models:
+  flaky:  {{provider: fake, retry: {{attempts: 1}}, breaker: {{failures: 2, cooldown_s: 60}}}}
+  priced: {{provider: fake, options: {{responses: ["four words of answer"]}},
+           prices: {{input_usd_per_mtok: 1000000, output_usd_per_mtok: 1000000}}}}
+  echo:   {{provider: fake}}
+serve:
+  keys:
+    - {{name: shared, sha256: {hash_key(KEY)}, budget_usd: {budget}, requests_per_minute: {rpm}}}
+state: {{redis: "{redis.url}", prefix: "test-{uuid.uuid4().hex[:8]}"}}
+"""
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, redis_server: RedisServer, request: pytest.FixtureRequest) -> Iterator[list[AppServer]]:
+    """Two apps on one Redis; parametrise indirectly with config keyword arguments."""
+    params = getattr(request, "param", {})
+    path = write_config(tmp_path, "shared.yaml", _config(redis_server, **params))
+    with ExitStack() as stack:
+        yield [stack.enter_context(AppServer(create_app([path], environ={}))) for _ in range(2)]
+
+
+def _post(server: AppServer | str, model: str, key: str = KEY) -> httpx.Response:
+    url = server if isinstance(server, str) else server.url
+    return httpx.post(url + "/v1/chat/completions", json={"model": model, "messages": HELLO},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def test_a_breaker_opened_by_one_replica_is_seen_by_the_other(replicas: list[AppServer]) -> None:
+    one, two = replicas
+    failing = one.app.state.server.catalog.models["flaky"].provider
+    failing.script = [ProviderUnavailable("down")]
+    healthy = two.app.state.server.catalog.models["flaky"].provider
+    assert [_post(one, "flaky").status_code for _ in range(2)] == [502, 502]  # opens the breaker
+    skipped = _post(two, "flaky")
+    assert skipped.status_code == 503 and skipped.json()["error"]["code"] == "circuit_open"
+    assert healthy.requests == []  # the other replica never called the failing deployment
+    metrics = httpx.get(two.url + "/metrics").text
+    assert 'fusionsdk_breaker_state{deployment="fake:flaky"} 2.0' in metrics
+
+
+@pytest.mark.parametrize("replicas", [{"budget": 1.0}], indirect=True)
+def test_a_budget_spent_through_one_replica_is_refused_by_the_other(replicas: list[AppServer]) -> None:
+    one, two = replicas
+    assert _post(one, "priced").status_code == 200  # costs $5, over the $1 budget
+    refused = _post(two, "echo")
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota"
+
+
+@pytest.mark.parametrize("replicas", [{"rpm": 5}], indirect=True)
+def test_a_rate_limit_holds_across_replicas(replicas: list[AppServer]) -> None:
+    codes = [_post(server, "echo").status_code for server, _ in zip(itertools.cycle(replicas), range(12))]
+    assert codes.count(200) == 5 and codes.count(429) == 7
+    assert codes[:5] == [200] * 5
+
+
+def test_two_serve_processes_share_rate_limits_and_budgets(tmp_path: Path, redis_server: RedisServer) -> None:
+    config = _config(redis_server, rpm=4).replace(
+        "serve:\n  keys:\n",
+        f"serve:\n  keys:\n    - {{name: spender, sha256: {hash_key('sk-spender-0123')}, budget_usd: 1.0}}\n",
+    )
+    path = write_config(tmp_path, "procs.yaml", config)
+    with ServeProcess([path]) as first, ServeProcess([path]) as second:
+        one, two = first.wait_ready(), second.wait_ready()
+        codes = [_post(url, "echo").status_code for url, _ in zip(itertools.cycle([one, two]), range(8))]
+        assert codes == [200, 200, 200, 200, 429, 429, 429, 429]
+        assert _post(one, "priced", "sk-spender-0123").status_code == 200  # $5 of a $1 budget
+        assert _post(two, "echo", "sk-spender-0123").json()["error"]["code"] == "insufficient_quota"
