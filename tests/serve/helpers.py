@@ -71,7 +71,11 @@ class AppServer:
         sock.bind(("127.0.0.1", 0))
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            self.app, log_config=None, log_level="critical", access_log=False, lifespan="on",
+            self.app,
+            log_config=None,
+            log_level="critical",
+            access_log=False,
+            lifespan="on",
             timeout_graceful_shutdown=self.graceful_s,
         )
         self.server = uvicorn.Server(config)
@@ -103,17 +107,32 @@ def _free_port() -> int:
 class ServeProcess:
     """``fusionsdk serve CONFIGS`` in a subprocess on a free port; several start in parallel::
 
-        with ServeProcess([path]) as one, ServeProcess([path]) as two:  # both boot at once
-            ...
+    with ServeProcess([path]) as one, ServeProcess([path]) as two:  # both boot at once
+        ...
     """
 
     def __init__(self, configs: Sequence[Path], *args: str, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "fusionsdk.cli.app", "serve", *map(str, configs),
-                   "--port", str(self.port), "--log-level", "warning", *args]
-        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fusionsdk.cli.app",
+            "serve",
+            *map(str, configs),
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def wait_ready(self, timeout_s: float = 60) -> str:
         """Wait until ``/health`` answers; returns the base URL."""
@@ -166,8 +185,19 @@ class RedisServer:
         assert self.binary is not None
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:

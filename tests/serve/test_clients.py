@@ -39,7 +39,10 @@ async def test_async_client_gets_an_answer(served: AppServer, model: str) -> Non
 @pytest.mark.parametrize("model", ["echo", "graph:quickstart"])
 def test_streaming_with_usage_ends_with_done(served: AppServer, model: str) -> None:
     stream = _client(served).chat.completions.create(
-        model=model, messages=QUESTION, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model=model,
+        messages=QUESTION,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -47,8 +50,9 @@ def test_streaming_with_usage_ends_with_done(served: AppServer, model: str) -> N
     assert text == expected
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
-    raw = httpx.post(served.url + "/v1/chat/completions",
-                     json={"model": model, "messages": QUESTION, "stream": True}).text
+    raw = httpx.post(
+        served.url + "/v1/chat/completions", json={"model": model, "messages": QUESTION, "stream": True}
+    ).text
     assert raw.rstrip().endswith("data: [DONE]")
     assert '"usage"' not in raw  # only with include_usage
 
@@ -70,7 +74,12 @@ def test_langchain_chat_openai(served: AppServer, model: str) -> None:
 
 def test_n_and_parameters_reach_the_model(served: AppServer) -> None:
     response = _client(served).chat.completions.create(
-        model="echo", messages=QUESTION, n=3, max_tokens=7, temperature=0.5, stop=["\n"],  # type: ignore[arg-type]
+        model="echo",
+        messages=QUESTION,
+        n=3,
+        max_tokens=7,
+        temperature=0.5,
+        stop=["\n"],  # type: ignore[arg-type]
         response_format={"type": "json_object"},
     )
     assert [c.index for c in response.choices] == [0, 1, 2]
@@ -81,7 +90,9 @@ def test_n_and_parameters_reach_the_model(served: AppServer) -> None:
 
 
 def test_trace_id_header_and_models_list(served: AppServer) -> None:
-    reply = httpx.post(served.url + "/v1/chat/completions", json={"model": "graph:quickstart", "messages": QUESTION})
+    reply = httpx.post(
+        served.url + "/v1/chat/completions", json={"model": "graph:quickstart", "messages": QUESTION}
+    )
     assert reply.status_code == 200 and len(reply.headers["x-fusion-trace-id"]) == 32
     assert reply.json()["id"] == "chatcmpl-" + reply.headers["x-fusion-trace-id"]
     ids = [m.id for m in _client(served).models.list()]

@@ -67,8 +67,9 @@ def test_keys_are_required_and_checked(keyed: AppServer) -> None:
 def test_bad_requests_are_400_404_413(keyed: AppServer) -> None:
     _error(_post(keyed, {"model": "echo"}), 400, "invalid_request")
     _error(_post(keyed, {"model": "echo", "messages": HELLO, "temperature": 5}), 400, "invalid_request")
-    bad_json = httpx.post(keyed.url + "/v1/chat/completions", content=b"{nope",
-                          headers={"Authorization": f"Bearer {KEY}"})
+    bad_json = httpx.post(
+        keyed.url + "/v1/chat/completions", content=b"{nope", headers={"Authorization": f"Bearer {KEY}"}
+    )
     _error(bad_json, 400, "invalid_json")
     _error(_post(keyed, {"model": "gpt-9", "messages": HELLO}), 404, "model_not_found")
     big = [{"role": "user", "content": "x" * 4096}]
@@ -77,9 +78,12 @@ def test_bad_requests_are_400_404_413(keyed: AppServer) -> None:
 
 def test_allowed_models_budget_and_rate_limit(keyed: AppServer) -> None:
     _error(_post(keyed, {"model": "hosted", "messages": HELLO}, key=OTHER), 403, "model_not_allowed")
-    assert [m["id"] for m in httpx.get(keyed.url + "/v1/models",
-                                       headers={"Authorization": f"Bearer {OTHER}"}).json()["data"]] == [
-        "echo", "priced"]
+    assert [
+        m["id"]
+        for m in httpx.get(keyed.url + "/v1/models", headers={"Authorization": f"Bearer {OTHER}"}).json()[
+            "data"
+        ]
+    ] == ["echo", "priced"]
     first = _post(keyed, {"model": "priced", "messages": HELLO}, key=OTHER)  # costs well over $1
     assert first.status_code == 200 and first.json()["usage"]["cost_usd"] > 1.0
     _error(_post(keyed, {"model": "echo", "messages": HELLO}, key=OTHER), 429, "insufficient_quota")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,11 +59,12 @@ def test_client_disconnect_cancels_the_upstream_call(tmp_path: Path) -> None:
         slow = state.catalog.models["slow"]
         for stream in (False, True):
             started = time.monotonic()
-            try:
-                httpx.post(server.url + "/v1/chat/completions",
-                           json={"model": "slow", "messages": HELLO, "stream": stream}, timeout=0.3)
-            except httpx.TimeoutException:
-                pass
+            with contextlib.suppress(httpx.TimeoutException):
+                httpx.post(
+                    server.url + "/v1/chat/completions",
+                    json={"model": "slow", "messages": HELLO, "stream": stream},
+                    timeout=0.3,
+                )
             assert _wait(lambda: slow.in_flight == 0 and state.gate.running == 0, timeout=1.0)
             assert time.monotonic() - started < 1.4  # cancelled, not waited out (the call takes 1.5s)
 
@@ -73,8 +75,12 @@ def test_graceful_shutdown_lets_in_flight_requests_finish(tmp_path: Path) -> Non
     streamed: list[str] = []
 
     def stream() -> None:
-        with httpx.stream("POST", server.url + "/v1/chat/completions",
-                          json={"model": "slow", "messages": HELLO, "stream": True}, timeout=30) as reply:
+        with httpx.stream(
+            "POST",
+            server.url + "/v1/chat/completions",
+            json={"model": "slow", "messages": HELLO, "stream": True},
+            timeout=30,
+        ) as reply:
             streamed.extend(reply.iter_lines())
 
     worker = threading.Thread(target=lambda: results.append(_chat(server.url, "slow")))
@@ -86,7 +92,11 @@ def test_graceful_shutdown_lets_in_flight_requests_finish(tmp_path: Path) -> Non
     server.stop()  # like SIGTERM: stop accepting, finish what runs, then shut down
     worker.join(10)
     streamer.join(10)
-    assert results and results[0].status_code == 200 and results[0].json()["choices"][0]["message"]["content"] == "done"
+    assert (
+        results
+        and results[0].status_code == 200
+        and results[0].json()["choices"][0]["message"]["content"] == "done"
+    )
     assert [line for line in streamed if line][-1] == "data: [DONE]"
 
 
@@ -102,7 +112,9 @@ def test_health_metrics_and_embeddings(tmp_path: Path) -> None:
         assert "memory:docs" in [m.id for m in client.models.list()]
         metrics = httpx.get(server.url + "/metrics").text
         assert 'fusionsdk_requests_total{status="200",target="echo"} 1.0' in metrics
-        assert 'fusionsdk_requests_total{status="404",target="nope"}' not in metrics  # unknown names: no label
+        assert (
+            'fusionsdk_requests_total{status="404",target="nope"}' not in metrics
+        )  # unknown names: no label
         assert 'fusionsdk_breaker_state{deployment="fake:slow"} 0.0' in metrics
         assert 'fusionsdk_tokens_total{kind="prompt",target="echo"}' in metrics
         assert "fusionsdk_request_latency_seconds_bucket" in metrics

@@ -40,7 +40,9 @@ state: {{redis: "{redis.url}", prefix: "test-{uuid.uuid4().hex[:8]}"}}
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, redis_server: RedisServer, request: pytest.FixtureRequest) -> Iterator[list[AppServer]]:
+def replicas(
+    tmp_path: Path, redis_server: RedisServer, request: pytest.FixtureRequest
+) -> Iterator[list[AppServer]]:
     """Two apps on one Redis; parametrise indirectly with config keyword arguments."""
     params = getattr(request, "param", {})
     path = write_config(tmp_path, "shared.yaml", _config(redis_server, **params))
@@ -50,8 +52,12 @@ def replicas(tmp_path: Path, redis_server: RedisServer, request: pytest.FixtureR
 
 def _post(server: AppServer | str, model: str, key: str = KEY) -> httpx.Response:
     url = server if isinstance(server, str) else server.url
-    return httpx.post(url + "/v1/chat/completions", json={"model": model, "messages": HELLO},
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return httpx.post(
+        url + "/v1/chat/completions",
+        json={"model": model, "messages": HELLO},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
 
 
 def test_a_breaker_opened_by_one_replica_is_seen_by_the_other(replicas: list[AppServer]) -> None:
