@@ -53,6 +53,7 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.load import InFlightCounter
 from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity
 from fusionsdk.providers.retry import call_with_retries
 from fusionsdk.providers.secrets import redact
@@ -242,7 +243,7 @@ class Model:
         privacy: The privacy policy (the hub's; the default policy when omitted).
 
     Attributes:
-        in_flight: Calls of this model under way now (what least-outstanding balancing reads).
+        load: Counts the calls in flight (a server with replicas swaps in a shared counter).
         latency_ewma_s: Exponentially weighted mean latency of successful calls (None before
             the first).
 
@@ -263,7 +264,7 @@ class Model:
         self.provider = provider
         self.breaker = breaker
         self.privacy = privacy or PrivacyPolicy()
-        self.in_flight = 0
+        self.load = InFlightCounter()
         self.latency_ewma_s: float | None = None
         self._resolve = resolve
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
@@ -277,6 +278,15 @@ class Model:
     def name(self) -> str:
         """The configured name."""
         return self.spec.name
+
+    @property
+    def in_flight(self) -> int:
+        """Calls of this model under way now (what least-outstanding balancing reads)."""
+        return self.load.value
+
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        self.load.add(value - self.load.local)
 
     @property
     def locality(self) -> Locality:
@@ -446,7 +456,7 @@ class Model:
         self._prepared = True
 
     async def _complete_with_retries(self, request: CompletionRequest) -> Completion:
-        self.in_flight += 1
+        self.load.add(1)
         try:
             await self._prepare()
 
@@ -457,7 +467,7 @@ class Model:
 
             (response, latency), attempts = await call_with_retries(self.spec.retry, timed)
         finally:
-            self.in_flight -= 1
+            self.load.add(-1)
         return self._finish(request, response, latency, attempts)
 
     async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
@@ -575,11 +585,11 @@ class Model:
     async def _open_stream(
         self, request: CompletionRequest
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
-        self.in_flight += 1  # until _drain ends
+        self.load.add(1)  # until _drain ends
         try:
             return await self._open_stream_counted(request)
         except BaseException:
-            self.in_flight -= 1
+            self.load.add(-1)
             raise
 
     async def _open_stream_counted(
@@ -634,7 +644,7 @@ class Model:
                 except BaseException as exc:
                     raise self._failed(exc) from None
         finally:
-            self.in_flight -= 1  # counted from _open_stream
+            self.load.add(-1)  # counted from _open_stream
         self.breaker.record_success()
         response = ProviderResponse(
             "".join(text), finish, usage, tuple(logprobs) or None, tool_calls=calls.calls()
