@@ -102,10 +102,12 @@ class Catalog:
             )
 
     def share_state(self, state: SharedState) -> None:
-        """Give every model the state's breaker for its deployment (shared across replicas)."""
+        """Give every model the state's breaker for its deployment and its in-flight counter
+        (shared across replicas with Redis)."""
         for hub in self.hubs:
-            for model in hub.values():
+            for name, model in hub.items():
                 model.breaker = state.breaker(model.spec.deployment, model.spec.breaker)
+                model.load = state.in_flight(name)
 
     def names(self) -> list[str]:
         """Every chat name served: models, then graphs."""

@@ -7,8 +7,10 @@ breakers: nothing is shared but Redis) and, in the last test, two `fusionsdk ser
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -48,6 +50,15 @@ def replicas(
     path = write_config(tmp_path, "shared.yaml", _config(redis_server, **params))
     with ExitStack() as stack:
         yield [stack.enter_context(AppServer(create_app([path], environ={}))) for _ in range(2)]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _post(server: AppServer | str, model: str, key: str = KEY) -> httpx.Response:
@@ -100,3 +111,30 @@ def test_two_serve_processes_share_rate_limits_and_budgets(tmp_path: Path, redis
         assert codes == [200, 200, 200, 200, 429, 429, 429, 429]
         assert _post(one, "priced", "sk-spender-0123").status_code == 200  # $5 of a $1 budget
         assert _post(two, "echo", "sk-spender-0123").json()["error"]["code"] == "insufficient_quota"
+
+
+def test_the_balance_router_counts_calls_in_flight_on_every_replica(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    config = f"""
+version: 1
+models:
+  x: {{provider: fake, options: {{delay_s: 1.5, responses: ["from x"]}}}}
+  y: {{provider: fake, options: {{responses: ["from y"]}}}}
+nodes:
+  answer: {{kind: agent, router: balance, models: [x, y],
+           router_options: {{metrics: false, weights: {{latency: 0}}}}}}
+edges: [[START, answer], [answer, END]]
+state: {{redis: "{redis_server.url}", prefix: "test-{uuid.uuid4().hex[:8]}"}}
+"""
+    path = write_config(tmp_path, "balanced.yaml", config)
+    with AppServer(create_app([path], environ={})) as one, AppServer(create_app([path], environ={})) as two:
+        with ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(_post, one, "x")  # one call of x in flight on replica one
+            load = one.app.state.server.catalog.models["x"].load
+            assert _wait(lambda: load.local == 1)
+            time.sleep(0.1)  # its count is written behind
+            routed = _post(two, "graph:balanced")
+            assert routed.json()["choices"][0]["message"]["content"] == "from y"
+            assert busy.result().status_code == 200
+        assert two.app.state.server.catalog.models["x"].provider.requests == []

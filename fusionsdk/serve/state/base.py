@@ -23,6 +23,7 @@ from typing import Any
 
 from fusionsdk.config.models import BreakerSpec
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.load import InFlightCounter
 
 __all__ = ["Admission", "KeyLimits", "SharedState"]
 
@@ -80,6 +81,10 @@ class SharedState(ABC):
     @abstractmethod
     def breaker(self, deployment: str, policy: BreakerSpec) -> CircuitBreaker:
         """The breaker of ``deployment`` (one per deployment and state)."""
+
+    def in_flight(self, model: str) -> InFlightCounter:
+        """The in-flight counter of ``model`` (this process's calls unless shared)."""
+        return InFlightCounter()
 
     @abstractmethod
     async def admit(self, limits: KeyLimits) -> Admission:

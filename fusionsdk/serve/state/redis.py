@@ -9,6 +9,8 @@ replicas can never both take the last request of a window.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -16,9 +18,11 @@ from typing import Any
 from fusionsdk.config.models import BreakerSpec
 from fusionsdk.errors import ConfigError
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.load import InFlightCounter
 from fusionsdk.serve.errors import ApiError
 from fusionsdk.serve.state.base import WINDOW_S, Admission, KeyLimits, SharedState
 from fusionsdk.serve.state.redis_breaker import FAILURE_SCRIPT, RedisBreaker
+from fusionsdk.serve.state.redis_load import HEARTBEAT_TTL_S, READ_SCRIPT, RedisInFlight
 
 __all__ = ["RedisState"]
 
@@ -64,7 +68,12 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
 return 1
 """
 
-_SCRIPTS = {"admit": ADMIT_SCRIPT, "tokens": TOKENS_SCRIPT, "breaker_failure": FAILURE_SCRIPT}
+_SCRIPTS = {
+    "admit": ADMIT_SCRIPT,
+    "tokens": TOKENS_SCRIPT,
+    "breaker_failure": FAILURE_SCRIPT,
+    "inflight_read": READ_SCRIPT,
+}
 
 
 class RedisState(SharedState):
@@ -86,6 +95,10 @@ class RedisState(SharedState):
         self.client: Any = aioredis.Redis.from_url(url, decode_responses=True)
         self._scripts: dict[str, Any] = {n: self.client.register_script(s) for n, s in _SCRIPTS.items()}
         self._breakers: dict[str, RedisBreaker] = {}
+        self._loads: dict[str, RedisInFlight] = {}
+        #: This replica's id (its field in the in-flight hashes, its heartbeat key).
+        self.replica = uuid.uuid4().hex[:12]
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         try:
@@ -94,9 +107,29 @@ class RedisState(SharedState):
             raise ConfigError(
                 f"cannot reach Redis for shared state: {type(err).__name__}", path="state.redis"
             ) from None
+        await self._beat()
+        self._heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
+
+    async def _beat(self) -> None:
+        await self.client.set(f"{self.prefix}:replica:{self.replica}", "1", ex=HEARTBEAT_TTL_S)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_TTL_S / 3)
+            with contextlib.suppress(Exception):  # a missed beat only ages this replica's counts
+                await self._beat()
 
     async def aclose(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         await super().aclose()
+        with contextlib.suppress(Exception):  # leave no count behind
+            async with self.client.pipeline(transaction=False) as pipe:
+                for load in self._loads.values():
+                    pipe.hdel(load.key, self.replica)
+                pipe.delete(f"{self.prefix}:replica:{self.replica}")
+                await pipe.execute()
         await self.client.aclose()
 
     async def run_script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -118,8 +151,27 @@ class RedisState(SharedState):
             found = self._breakers[deployment] = RedisBreaker(deployment, policy, self)
         return found
 
+    def in_flight(self, model: str) -> InFlightCounter:
+        found = self._loads.get(model)
+        if found is None:
+            found = self._loads[model] = RedisInFlight(self, model)
+        return found
+
     async def refresh(self) -> None:
-        """Pull every breaker's state in one round trip (a stale view on a Redis error)."""
+        """Pull every breaker and in-flight count (two round trips, in parallel)."""
+        await asyncio.gather(self._refresh_breakers(), self._refresh_loads())
+
+    async def _refresh_loads(self) -> None:
+        loads = list(self._loads.values())
+        if not loads:
+            return
+        with contextlib.suppress(ApiError):  # keep the last counts on a Redis error
+            keys = [load.key for load in loads]
+            totals = await self.run_script("inflight_read", keys, [self.replica, f"{self.prefix}:replica:"])
+            for load, total in zip(loads, totals, strict=True):
+                load.others = int(total)
+
+    async def _refresh_breakers(self) -> None:
         breakers = list(self._breakers.values())
         if not breakers:
             return
