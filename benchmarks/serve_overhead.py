@@ -10,7 +10,8 @@ one client, in alternation (the order rotating every triple):
 
 A server's *overhead* is its p50 latency minus the direct p50 in the same round; the reported
 ratio is the median over rounds of fusionsdk's overhead over LiteLLM's (target: at most 1.0, i.e.
-fusionsdk adds less than LiteLLM's proxy). Both servers run without keys, logging at warning.
+fusionsdk adds less than LiteLLM's proxy). Both servers check the same API key on every request
+(LiteLLM's proxy as its master key, fusionsdk from ``FUSIONSDK_API_KEYS``) and log at warning.
 
 LiteLLM's proxy needs ``litellm[proxy]`` (a few dozen packages: FastAPI, gunicorn, APScheduler,
 cryptography, ...), which fusionsdk does not depend on. The benchmark runs it with the Python of
@@ -41,6 +42,9 @@ from _stub_server import free_port, serve_in_subprocess
 LITELLM_ENV = "FUSIONSDK_BENCH_LITELLM_PYTHON"
 BODY = {"model": "stub", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
 MAX_RATIO = 1.0
+#: Both servers check this key on every request (LiteLLM's proxy refuses to start without one).
+KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
 def _litellm_python() -> str | None:
@@ -81,7 +85,10 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: IO[byte
             log.seek(0)
             raise RuntimeError(f"{process.args!r} exited: {log.read()[-2000:].decode(errors='replace')}")
         try:
-            if httpx.post(url + "/v1/chat/completions", json=BODY, timeout=5).status_code == 200:
+            if (
+                httpx.post(url + "/v1/chat/completions", json=BODY, headers=HEADERS, timeout=5).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -108,7 +115,7 @@ def fusionsdk_server(stub: str, folder: Path) -> contextlib.AbstractContextManag
         "--log-level",
         "warning",
     ]
-    return _process(command, f"http://127.0.0.1:{port}", {"BENCH_KEY": "x"})
+    return _process(command, f"http://127.0.0.1:{port}", {"BENCH_KEY": "x", "FUSIONSDK_API_KEYS": KEY})
 
 
 def litellm_server(python: str, stub: str, folder: Path) -> contextlib.AbstractContextManager[str]:
@@ -132,13 +139,18 @@ def litellm_server(python: str, stub: str, folder: Path) -> contextlib.AbstractC
         "--num_workers",
         "1",
     ]
-    env = {"LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
+    env = {
+        "LITELLM_MASTER_KEY": KEY,
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+    }
     return _process(command, f"http://127.0.0.1:{port}", env)
 
 
 def measure(urls: dict[str, str], rounds: int, per_round: int, warmup: int) -> dict[str, list[list[float]]]:
     """Latencies (ms) per side and round, the sides alternating request by request."""
-    clients = {side: httpx.Client(base_url=url, timeout=30) for side, url in urls.items()}
+    clients = {side: httpx.Client(base_url=url, headers=HEADERS, timeout=30) for side, url in urls.items()}
     sides = list(urls)
     for _ in range(warmup):
         for side in sides:
