@@ -99,6 +99,10 @@ class Server:
         )
 
     async def account(self, principal: Principal, tokens: int, cost_usd: float | None) -> None:
-        """Count a finished request against the caller's tokens and budget."""
+        """Count a finished request against the caller's tokens and budget (a shared-state
+        failure is logged: the answer is already paid for, so the client still gets it)."""
         if principal.limited and (tokens or cost_usd):
-            await self.state.record_usage(principal.limits, tokens, cost_usd or 0.0)
+            try:
+                await self.state.record_usage(principal.limits, tokens, cost_usd or 0.0)
+            except ApiError as err:
+                log.warning("usage of key '%s' not recorded: %s", principal.name, err.message)

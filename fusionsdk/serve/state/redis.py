@@ -213,7 +213,15 @@ class RedisState(SharedState):
             member = f"{tokens}:{uuid.uuid4().hex}"
             await self.run_script("tokens", [tokens_key], [member, int(WINDOW_S * 1000)])
         if cost_usd:
-            await self.client.incrbyfloat(spent_key, cost_usd)
+            try:
+                await self.client.incrbyfloat(spent_key, cost_usd)
+            except Exception as err:
+                raise ApiError(
+                    503,
+                    f"shared state unavailable ({type(err).__name__})",
+                    type="service_unavailable",
+                    code="state_unavailable",
+                ) from None
 
     async def spent_usd(self, key_id: str) -> float:
         return float(await self.client.get(self._keys(key_id)[2]) or 0.0)
