@@ -10,6 +10,7 @@ import pytest
 
 from fusionsdk.serve.app import create_app
 from tests.serve.helpers import QUICKSTART_FAKE, AppServer, RedisServer, write_config
+from tests.servers.fixtures import fault_server, faults  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,16 @@ from fusionsdk.errors import ProviderUnavailable
 from fusionsdk.serve.app import create_app
 from fusionsdk.serve.auth import hash_key
 from tests.serve.helpers import AppServer, RedisServer, ServeProcess, write_config
+from tests.servers.faults import Fail, FaultServer
 
 KEY = "sk-shared-0123456789"
 HELLO = [{"role": "user", "content": "hello"}]
 
 
-def _config(redis: RedisServer, rpm: int = 1000, budget: float = 1000.0) -> str:
+def _config(redis: RedisServer, rpm: int = 1000, budget: float = 1000.0, models: str = "") -> str:
     return f"""
 version: 1
-models:
+models:{models}
   flaky:  {{provider: fake, retry: {{attempts: 1}}, breaker: {{failures: 2, cooldown_s: 60}}}}
   priced: {{provider: fake, options: {{responses: ["four words of answer"]}},
            prices: {{input_usd_per_mtok: 1000000, output_usd_per_mtok: 1000000}}}}
@@ -99,16 +100,28 @@ def test_a_rate_limit_holds_across_replicas(replicas: list[AppServer]) -> None:
     assert codes[:5] == [200] * 5
 
 
-def test_two_serve_processes_share_rate_limits_and_budgets(tmp_path: Path, redis_server: RedisServer) -> None:
-    config = _config(redis_server, rpm=4).replace(
+@pytest.mark.integration
+def test_two_serve_processes_share_breakers_rate_limits_and_budgets(
+    tmp_path: Path, redis_server: RedisServer, faults: FaultServer
+) -> None:
+    upstream = (
+        f"\n  upstream: {{provider: openai_compatible, base_url: '{faults.base_url}', model: brk, timeout_s: 60,"
+        " retry: {attempts: 1}, breaker: {failures: 2, cooldown_s: 60}}"
+    )
+    config = _config(redis_server, rpm=6, models=upstream).replace(
         "serve:\n  keys:\n",
         f"serve:\n  keys:\n    - {{name: spender, sha256: {hash_key('sk-spender-0123')}, budget_usd: 1.0}}\n",
     )
     path = write_config(tmp_path, "procs.yaml", config)
     with ServeProcess([path]) as first, ServeProcess([path]) as second:
         one, two = first.wait_ready(), second.wait_ready()
+        faults.script("brk", [Fail(500), Fail(500)])
+        assert [_post(one, "upstream").status_code for _ in range(2)] == [502, 502]  # opens the breaker
+        skipped = _post(two, "upstream")
+        assert skipped.status_code == 503 and skipped.json()["error"]["code"] == "circuit_open"
+        assert len(faults.chat_requests("brk")) == 2  # the second process never called the upstream
         codes = [_post(url, "echo").status_code for url, _ in zip(itertools.cycle([one, two]), range(8))]
-        assert codes == [200, 200, 200, 200, 429, 429, 429, 429]
+        assert codes == [200, 200, 200, 429, 429, 429, 429, 429]  # 6 a minute, 3 taken above
         assert _post(one, "priced", "sk-spender-0123").status_code == 200  # $5 of a $1 budget
         assert _post(two, "echo", "sk-spender-0123").json()["error"]["code"] == "insufficient_quota"
 
@@ -138,3 +151,20 @@ state: {{redis: "{redis_server.url}", prefix: "test-{uuid.uuid4().hex[:8]}"}}
             assert routed.json()["choices"][0]["message"]["content"] == "from y"
             assert busy.result().status_code == 200
         assert two.app.state.server.catalog.models["x"].provider.requests == []
+
+
+def test_after_the_cooldown_one_replica_probes_and_both_close(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    config = _config(redis_server).replace("cooldown_s: 60", "cooldown_s: 0.5")
+    path = write_config(tmp_path, "probe.yaml", config)
+    with AppServer(create_app([path], environ={})) as one, AppServer(create_app([path], environ={})) as two:
+        one.app.state.server.catalog.models["flaky"].provider.script = [ProviderUnavailable("down")]
+        assert [_post(one, "flaky").status_code for _ in range(2)] == [502, 502]
+        assert _post(two, "flaky").status_code == 503
+        time.sleep(0.6)  # the cooldown (the open key's expiry) ends: half-open
+        assert _post(two, "flaky").status_code == 200  # the probe succeeds and closes the breaker
+        one.app.state.server.catalog.models["flaky"].provider.script = []  # one's backend is back too
+        assert _post(one, "flaky").status_code == 200  # one sees the breaker closed
+        breaker = one.app.state.server.catalog.models["flaky"].breaker
+        assert breaker.state == "closed"
