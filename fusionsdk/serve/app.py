@@ -11,18 +11,18 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fusionsdk.errors import FusionError
 from fusionsdk.registry import Registry
 from fusionsdk.serve import routes
 from fusionsdk.serve.errors import api_error_from
@@ -34,9 +34,22 @@ __all__ = ["CONFIGS_ENV", "app_from_environment", "create_app"]
 CONFIGS_ENV = "FUSIONSDK_SERVE_CONFIGS"
 
 
-async def _error(request: Request, exc: Exception) -> JSONResponse:
-    err = api_error_from(exc)
-    return JSONResponse(err.body(), err.status, headers=err.headers())
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    """Turn every failure of ``endpoint`` into an OpenAI-shaped error response, so none reaches
+    Starlette's server-error middleware (which would log a traceback)."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as exc:
+            err = api_error_from(exc)
+            return JSONResponse(err.body(), err.status, headers=err.headers())
+
+    return guarded
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -91,15 +104,15 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
-            Route("/v1/models", routes.list_models, methods=["GET"]),
-            Route("/v1/models/{name:path}", routes.get_model, methods=["GET"]),
-            Route("/v1/embeddings", routes.embeddings, methods=["POST"]),
-            Route("/health", routes.health, methods=["GET"]),
-            Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/v1/chat/completions", _guarded(routes.chat_completions), methods=["POST"]),
+            Route("/v1/models", _guarded(routes.list_models), methods=["GET"]),
+            Route("/v1/models/{name:path}", _guarded(routes.get_model), methods=["GET"]),
+            Route("/v1/embeddings", _guarded(routes.embeddings), methods=["POST"]),
+            Route("/health", _guarded(routes.health), methods=["GET"]),
+            Route("/metrics", _guarded(routes.metrics), methods=["GET"]),
         ],
         middleware=middleware,
-        exception_handlers={FusionError: _error, HTTPException: _http_error, Exception: _error},
+        exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.server = server

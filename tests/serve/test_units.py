@@ -58,3 +58,40 @@ def test_serve_reports_bad_configs_before_listening(
     (tmp_path / "b.yaml").write_text("version: 1\nstate: {redis: 'redis://127.0.0.1:1/0'}\n")
     assert main(["serve", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]) == 2
     assert "only one config may have a 'state:' section" in capsys.readouterr().err
+
+
+def test_cors_is_off_unless_origins_are_listed(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from fusionsdk.serve.app import create_app
+
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    (tmp_path / "closed.yaml").write_text("version: 1\nmodels: {echo: {provider: fake}}\n")
+    with TestClient(create_app([tmp_path / "closed.yaml"], environ={})) as client:
+        reply = client.options("/v1/chat/completions", headers=preflight)
+        assert "access-control-allow-origin" not in reply.headers
+    (tmp_path / "open.yaml").write_text(
+        "version: 1\nmodels: {echo: {provider: fake}}\nserve: {cors_origins: ['https://app.example']}\n"
+    )
+    with TestClient(create_app([tmp_path / "open.yaml"], environ={})) as client:
+        reply = client.options("/v1/chat/completions", headers=preflight)
+        assert reply.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_unexpected_failures_are_a_bare_500(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from fusionsdk.serve.app import create_app
+
+    (tmp_path / "c.yaml").write_text("version: 1\nmodels: {echo: {provider: fake}}\n")
+    app = create_app([tmp_path / "c.yaml"], environ={})
+
+    async def broken() -> None:
+        raise RuntimeError("secret sk-live-0123456789abcdef in a traceback")
+
+    app.state.server.state.refresh = broken
+    with TestClient(app) as client:
+        reply = client.post(
+            "/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": "x"}]}
+        )
+    assert reply.status_code == 500 and reply.json()["error"]["message"] == "internal server error"
