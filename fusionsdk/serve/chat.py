@@ -32,12 +32,15 @@ class ChatOutcome:
         prompt_tokens: Prompt tokens of every call made.
         completion_tokens: Completion tokens of every call made.
         cost_usd: USD spent; None when no call had a known price.
+        calls: Each model call made (``model``, ``usage``, ``cost_usd``, ``latency_s``), graph
+            runs' included, for per-model metrics.
     """
 
     choices: list[tuple[str, str | None]] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def add_cost(self, cost: float | None) -> None:
         """Add one call's cost (an unknown price adds nothing)."""
@@ -61,13 +64,24 @@ def graph_task(messages: Sequence[dict[str, Any]]) -> str:
 
 
 def _add_completion(outcome: ChatOutcome, completion: Completion) -> None:
+    outcome.calls.append(
+        {
+            "model": completion.model,
+            "usage": completion.usage.as_dict(),
+            "cost_usd": completion.cost_usd,
+            "latency_s": completion.latency_s,
+        }
+    )
     outcome.choices.append((completion.text, completion.finish_reason))
     outcome.prompt_tokens += completion.usage.prompt_tokens
     outcome.completion_tokens += completion.usage.completion_tokens
     outcome.add_cost(completion.cost_usd)
 
 
-def _add_run(outcome: ChatOutcome, answer: str, usage: dict[str, int], cost: float) -> None:
+def _add_run(
+    outcome: ChatOutcome, answer: str, usage: dict[str, int], cost: float, calls: list[dict[str, Any]]
+) -> None:
+    outcome.calls.extend(calls)
     outcome.choices.append((answer, "stop"))
     outcome.prompt_tokens += int(usage.get("prompt_tokens", 0))
     outcome.completion_tokens += int(usage.get("completion_tokens", 0))
@@ -102,7 +116,7 @@ async def run_chat(
         )
     )
     for run in runs:
-        _add_run(outcome, run.answer, run.usage, run.cost_usd)
+        _add_run(outcome, run.answer, run.usage, run.cost_usd, run.candidates)
     return outcome
 
 
@@ -141,7 +155,7 @@ async def _stream_graph(
             if run.answer.startswith(streamed) and len(run.answer) > len(streamed):
                 yield StreamPiece(index, run.answer[len(streamed) :])
             done = ChatOutcome()
-            _add_run(done, run.answer, run.usage, run.cost_usd)
+            _add_run(done, run.answer, run.usage, run.cost_usd, run.candidates)
             yield StreamPiece(index, finish="stop", outcome=done)
 
 
@@ -173,6 +187,7 @@ async def stream_chat(
             total.prompt_tokens += piece.outcome.prompt_tokens
             total.completion_tokens += piece.outcome.completion_tokens
             total.add_cost(piece.outcome.cost_usd)
+            total.calls.extend(piece.outcome.calls)
             yield StreamPiece(piece.index, finish=piece.finish)
         else:
             yield piece

@@ -7,6 +7,10 @@ metric                                    type       labels
 ``fusionsdk_request_latency_seconds``     histogram  target
 ``fusionsdk_tokens_total``                counter    target, kind (prompt/completion)
 ``fusionsdk_cost_usd_total``              counter    target
+``fusionsdk_model_calls_total``           counter    model (calls inside graphs too)
+``fusionsdk_model_latency_seconds``       histogram  model
+``fusionsdk_model_tokens_total``          counter    model, kind
+``fusionsdk_model_cost_usd_total``        counter    model
 ``fusionsdk_breaker_state``               gauge      deployment (0 closed, 1 half-open, 2 open)
 ``fusionsdk_requests_in_flight``          gauge
 ``fusionsdk_requests_queued``             gauge
@@ -17,7 +21,7 @@ Each server has its own registry, so several apps in one process never mix their
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["ServeMetrics"]
@@ -53,6 +57,20 @@ class ServeMetrics:
         )
         self.tokens = Counter("fusionsdk_tokens", "Tokens used.", ["target", "kind"], registry=self.registry)
         self.cost = Counter("fusionsdk_cost_usd", "USD spent.", ["target"], registry=self.registry)
+        self.model_calls = Counter("fusionsdk_model_calls", "Model calls.", ["model"], registry=self.registry)
+        self.model_latency = Histogram(
+            "fusionsdk_model_latency_seconds",
+            "Latency of successful model calls.",
+            ["model"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.model_tokens = Counter(
+            "fusionsdk_model_tokens", "Tokens used per model.", ["model", "kind"], registry=self.registry
+        )
+        self.model_cost = Counter(
+            "fusionsdk_model_cost_usd", "USD spent per model.", ["model"], registry=self.registry
+        )
         self.registry.register(_LiveCollector(breakers, gauges))
 
     def observe(
@@ -73,6 +91,18 @@ class ServeMetrics:
             self.tokens.labels(target, "completion").inc(completion)
         if cost_usd:
             self.cost.labels(target).inc(cost_usd)
+
+    def observe_calls(self, calls: Iterable[Mapping[str, Any]]) -> None:
+        """Record the model calls of a request (``model``, ``usage``, ``cost_usd``, ``latency_s``)."""
+        for call in calls:
+            model, usage = str(call.get("model")), call.get("usage") or {}
+            self.model_calls.labels(model).inc()
+            self.model_latency.labels(model).observe(float(call.get("latency_s") or 0.0))
+            for kind in ("prompt", "completion"):
+                if usage.get(f"{kind}_tokens"):
+                    self.model_tokens.labels(model, kind).inc(usage[f"{kind}_tokens"])
+            if call.get("cost_usd"):
+                self.model_cost.labels(model).inc(call["cost_usd"])
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -140,6 +140,7 @@ async def chat_completions(request: Request) -> Response:
         await server.account(principal, tokens, outcome.cost_usd)
         await server.state.flush()
         usage = usage_dict(outcome.prompt_tokens, outcome.completion_tokens, outcome.cost_usd)
+        server.metrics.observe_calls(outcome.calls)
         server.metrics.observe(
             body.model,
             200,

@@ -73,6 +73,7 @@ async def sse_events(
                 tokens = outcome.prompt_tokens + outcome.completion_tokens
                 await server.account(principal, tokens, outcome.cost_usd)
             await server.state.flush()
+            server.metrics.observe_calls(outcome.calls if outcome else ())
             prompt = outcome.prompt_tokens if outcome else 0
             completion = outcome.completion_tokens if outcome else 0
             server.metrics.observe(

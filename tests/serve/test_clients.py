@@ -98,3 +98,19 @@ def test_trace_id_header_and_models_list(served: AppServer) -> None:
     ids = [m.id for m in _client(served).models.list()]
     assert ids == ["smol", "gemma", "echo", "graph:quickstart"]
     assert _client(served).models.retrieve("graph:quickstart").owned_by == "fusionsdk-graph"
+
+
+def test_metrics_count_model_calls_inside_graphs(served: AppServer) -> None:
+    before = httpx.get(served.url + "/metrics").text
+    assert _client(served).chat.completions.create(model="graph:quickstart", messages=QUESTION)  # type: ignore[arg-type]
+    after = httpx.get(served.url + "/metrics").text
+
+    def calls(text: str, model: str) -> float:
+        prefix = f'fusionsdk_model_calls_total{{model="{model}"}} '
+        return next(
+            (float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)), 0.0
+        )
+
+    assert calls(after, "smol") == calls(before, "smol") + 1  # the panel called both models
+    assert calls(after, "gemma") == calls(before, "gemma") + 1
+    assert 'fusionsdk_requests_total{status="200",target="graph:quickstart"}' in after
