@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from fusionsdk.config.validation import format_loc
+from fusionsdk.graph import Graph
+from fusionsdk.providers.model import Model
 from fusionsdk.routing.privacy import SENSITIVE_KEY
+from fusionsdk.serve.auth import Principal
 from fusionsdk.serve.chat import run_chat, stream_chat
 from fusionsdk.serve.errors import ApiError, api_error_from
 from fusionsdk.serve.schemas import (
@@ -99,61 +103,83 @@ def _error_response(err: BaseException, trace_id: str | None = None) -> JSONResp
     return JSONResponse(api.body(), api.status, headers=headers)
 
 
+@dataclass
+class _ChatCall:
+    """One chat request on its way through the server."""
+
+    server: Server
+    principal: Principal
+    body: ChatRequest
+    target: Model | Graph
+    metadata: dict[str, Any]
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    streaming: bool = False  # the event stream owns the slot once it starts
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [m.as_message() for m in self.body.messages]
+
+    async def failed(self, err: BaseException) -> JSONResponse:
+        """Settle a failed request (state writes, metrics) and answer with its error."""
+        await self.server.state.flush()
+        self.server.metrics.observe(
+            self.body.model, api_error_from(err).status, time.perf_counter() - self.started
+        )
+        return _error_response(err, self.trace_id)
+
+
 async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``: a model or ``graph:NAME``, whole or streamed."""
-    started = time.perf_counter()
     server = _server(request)
     principal = server.keys.authenticate(request.headers.get("authorization"))
     body = await _body(request, server, ChatRequest)
-    target = server.catalog.target(body.model)
+    call = _ChatCall(server, principal, body, server.catalog.target(body.model), _metadata(request))
+    call.metadata["trace_id"] = call.trace_id
     await server.admit(principal, body.model)
-    trace_id = uuid.uuid4().hex
-    messages = [m.as_message() for m in body.messages]
-    metadata = {**_metadata(request), "trace_id": trace_id}
     await server.gate.acquire()
-    released = False
     try:
         await server.state.refresh()
-        if body.stream:
-            stream = stream_chat(target, body, messages, metadata, trace_id)
-            try:  # failures before the first piece still get their own status
-                first = await _cancel_on_disconnect(request, anext(stream), server.spec.request_timeout_s)
-            except BaseException as err:
-                await stream.aclose()
-                server.metrics.observe(body.model, api_error_from(err).status, time.perf_counter() - started)
-                return _error_response(err, trace_id)
-            released = True  # the stream releases the slot when it ends
-            events = sse_events(server, principal, body, first, stream, trace_id, started)
-            return StreamingResponse(
-                events,
-                media_type="text/event-stream",
-                headers={TRACE_HEADER: trace_id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        try:
-            outcome = await _cancel_on_disconnect(
-                request, run_chat(target, body, messages, metadata, trace_id), server.spec.request_timeout_s
-            )
-        except BaseException as err:
-            server.metrics.observe(body.model, api_error_from(err).status, time.perf_counter() - started)
-            return _error_response(err, trace_id)
-        tokens = outcome.prompt_tokens + outcome.completion_tokens
-        await server.account(principal, tokens, outcome.cost_usd)
-        await server.state.flush()
-        usage = usage_dict(outcome.prompt_tokens, outcome.completion_tokens, outcome.cost_usd)
-        server.metrics.observe_calls(outcome.calls)
-        server.metrics.observe(
-            body.model,
-            200,
-            time.perf_counter() - started,
-            outcome.prompt_tokens,
-            outcome.completion_tokens,
-            outcome.cost_usd,
-        )
-        payload = chat_response(f"chatcmpl-{trace_id}", body.model, outcome.choices, usage)
-        return JSONResponse(payload, headers={TRACE_HEADER: trace_id})
+        return await (_streamed(request, call) if body.stream else _whole(request, call))
     finally:
-        if not released:
+        if not call.streaming:
             server.gate.release()
+
+
+async def _whole(request: Request, call: _ChatCall) -> Response:
+    server, body = call.server, call.body
+    work = run_chat(call.target, body, call.messages, call.metadata, call.trace_id)
+    try:
+        outcome = await _cancel_on_disconnect(request, work, server.spec.request_timeout_s)
+    except BaseException as err:
+        return await call.failed(err)
+    await server.account(call.principal, outcome.prompt_tokens + outcome.completion_tokens, outcome.cost_usd)
+    await server.state.flush()
+    server.metrics.observe_calls(outcome.calls)
+    server.metrics.observe(
+        body.model,
+        200,
+        time.perf_counter() - call.started,
+        outcome.prompt_tokens,
+        outcome.completion_tokens,
+        outcome.cost_usd,
+    )
+    usage = usage_dict(outcome.prompt_tokens, outcome.completion_tokens, outcome.cost_usd)
+    payload = chat_response(f"chatcmpl-{call.trace_id}", body.model, outcome.choices, usage)
+    return JSONResponse(payload, headers={TRACE_HEADER: call.trace_id})
+
+
+async def _streamed(request: Request, call: _ChatCall) -> Response:
+    stream = stream_chat(call.target, call.body, call.messages, call.metadata, call.trace_id)
+    try:  # failures before the first piece still get their own status
+        first = await _cancel_on_disconnect(request, anext(stream), call.server.spec.request_timeout_s)
+    except BaseException as err:
+        await stream.aclose()
+        return await call.failed(err)
+    call.streaming = True
+    events = sse_events(call.server, call.principal, call.body, first, stream, call.trace_id, call.started)
+    headers = {TRACE_HEADER: call.trace_id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 async def list_models(request: Request) -> JSONResponse:
