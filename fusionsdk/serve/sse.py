@@ -3,12 +3,14 @@
 The first event of each choice carries ``{"role": "assistant"}``; each text piece one
 ``delta.content``; each choice's end its ``finish_reason``; with ``stream_options.include_usage``
 a last chunk with empty ``choices`` carries the usage (and cost). A failure mid-stream is sent as
-one ``{"error": {...}}`` event before ``[DONE]``. When the client goes away, the upstream calls
+one ``{"error": {...}}`` event before ``[DONE]`` (a stream past ``serve.request_timeout_s``
+too, as a ``timeout`` error). When the client goes away, the upstream calls
 are cancelled and the slot, usage and metrics are still settled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -40,6 +42,7 @@ async def sse_events(
 ) -> AsyncIterator[str]:
     """The event stream of one chat request (``first`` already received from ``stream``)."""
     completion_id, created = f"chatcmpl-{trace_id}", int(time.time())
+    deadline = started + server.spec.request_timeout_s
     outcome: ChatOutcome | None = None
     status = 200
 
@@ -57,7 +60,8 @@ async def sse_events(
                 yield chunk(index=piece.index, finish_reason=piece.finish)
             elif piece.text:
                 yield chunk(index=piece.index, delta={"content": piece.text})
-            piece = await anext(stream, None)
+            left = deadline - time.perf_counter()  # the request's time limit covers the stream
+            piece = await asyncio.wait_for(anext(stream, None), max(left, 0.001))
         if outcome is not None and body.stream_options is not None and body.stream_options.include_usage:
             usage = usage_dict(outcome.prompt_tokens, outcome.completion_tokens, outcome.cost_usd)
             yield chunk(usage=usage)

@@ -118,3 +118,14 @@ def test_health_metrics_and_embeddings(tmp_path: Path) -> None:
         assert 'fusionsdk_breaker_state{deployment="fake:slow"} 0.0' in metrics
         assert 'fusionsdk_tokens_total{kind="prompt",target="echo"}' in metrics
         assert "fusionsdk_request_latency_seconds_bucket" in metrics
+
+
+def test_a_stream_that_cannot_start_within_the_time_limit_is_a_504(tmp_path: Path) -> None:
+    config = CONFIG.replace("serve: {max_concurrency: 1, max_queue: 1}", "serve: {request_timeout_s: 1.0}")
+    with AppServer(create_app([write_config(tmp_path, "to.yaml", config)], environ={})) as server:
+        reply = httpx.post(
+            server.url + "/v1/chat/completions",
+            json={"model": "slow", "messages": HELLO, "stream": True},
+            timeout=30,
+        )
+        assert reply.status_code == 504 and reply.json()["error"]["code"] == "timeout"
