@@ -18,8 +18,7 @@ from typing import Any
 from fusionsdk.config.file import FusionConfig, load_config
 from fusionsdk.config.memory import MemorySpec
 from fusionsdk.config.serve import ServeSpec, StateSpec
-from fusionsdk.config.validation import validate_model
-from fusionsdk.errors import ConfigError, PluginError
+from fusionsdk.errors import ConfigError
 from fusionsdk.graph import Graph, compile_config
 from fusionsdk.memory.base import Embedder
 from fusionsdk.providers.hub import ModelHub
@@ -148,12 +147,13 @@ class Catalog:
                 param="model",
             )
         spec, where = self._embedder_specs[name]
-        try:
-            cls = self.registry.get(PluginKind.EMBEDDERS, spec.embedder)
-        except PluginError as err:
-            raise ConfigError(str(err), path=f"{where}.embedder") from None
-        options = validate_model(cls.Options, spec.embedder_options, f"{where}.embedder_options")
-        embedder: Embedder = cls(options)
+        embedder: Embedder = self.registry.build(
+            PluginKind.EMBEDDERS,
+            spec.embedder,
+            spec.embedder_options,
+            path=f"{where}.embedder_options",
+            name_path=f"{where}.embedder",
+        )
         self._embedders[name] = embedder
         return embedder
 

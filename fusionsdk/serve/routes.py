@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from fusionsdk.config.validation import format_loc
 from fusionsdk.graph import Graph
 from fusionsdk.providers.model import Model
-from fusionsdk.routing.privacy import SENSITIVE_KEY
+from fusionsdk.providers.privacy import SENSITIVE_KEY
 from fusionsdk.serve.auth import Principal
 from fusionsdk.serve.chat import run_chat, stream_chat
 from fusionsdk.serve.errors import ApiError, api_error_from
