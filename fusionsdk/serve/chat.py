@@ -1,10 +1,13 @@
 """Chat completions against a model or a graph, whole or streamed.
 
-A model gets the messages as they are, with the request's sampling parameters (``response_format``,
-``tools`` and ``tool_choice`` ride in ``extra`` to backends that take them). A graph gets the
-conversation as its task: a lone user message as it is, a longer one as a transcript. ``n`` runs
-the target ``n`` times concurrently. Graph runs keep no checkpoint (a server is stateless); their
-streams carry the text of the nodes that end the graph, as they generate it.
+A model gets the messages as they are, with the request's sampling parameters and, through the
+adapter's own support, its ``tools`` and ``tool_choice`` (the calls the model asks for come back
+as ``tool_calls``; nothing is run here) and its ``response_format`` (the reply is validated, asked
+again when it does not validate, and returned as the validated JSON). A graph gets the
+conversation as its task: a lone user message as it is, a longer one as a transcript; graphs
+answer in text, so a request to a graph with ``tools`` or a JSON ``response_format`` is refused
+(400). ``n`` runs the target ``n`` times concurrently. Graph runs keep no checkpoint (a server is
+stateless); their streams carry the text of the nodes that end the graph, as they generate it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Any
 
 from fusionsdk.config.graph import END
 from fusionsdk.graph import Graph
+from fusionsdk.providers.base import ToolCall, ToolCallDelta
 from fusionsdk.providers.model import Completion, Model
 from fusionsdk.providers.prompt import render_transcript
-from fusionsdk.serve.schemas import ChatRequest
+from fusionsdk.providers.tool_calls import new_call_id
+from fusionsdk.serve.errors import ApiError
+from fusionsdk.serve.schemas import ChatRequest, Choice, structured_text
 
 __all__ = ["ChatOutcome", "StreamPiece", "run_chat", "stream_chat"]
 
@@ -28,7 +34,7 @@ class ChatOutcome:
     """What a finished chat request produced.
 
     Attributes:
-        choices: ``(text, finish_reason)`` per choice.
+        choices: Each choice's answer.
         prompt_tokens: Prompt tokens of every call made.
         completion_tokens: Completion tokens of every call made.
         cost_usd: USD spent; None when no call had a known price.
@@ -36,7 +42,7 @@ class ChatOutcome:
             runs' included, for per-model metrics.
     """
 
-    choices: list[tuple[str, str | None]] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
@@ -50,12 +56,14 @@ class ChatOutcome:
 
 @dataclass(frozen=True)
 class StreamPiece:
-    """A streamed event: text for choice ``index``, its end (``finish``), or the outcome."""
+    """A streamed event: text or tool-call pieces for choice ``index``, its end (``finish``),
+    or the outcome. ``tool_calls`` are OpenAI ``delta.tool_calls`` entries."""
 
     index: int = 0
     text: str = ""
     finish: str | None = None
     outcome: ChatOutcome | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 def graph_task(messages: Sequence[dict[str, Any]]) -> str:
@@ -63,7 +71,14 @@ def graph_task(messages: Sequence[dict[str, Any]]) -> str:
     return render_transcript([m for m in messages if m["role"] != "system"] or list(messages))
 
 
-def _add_completion(outcome: ChatOutcome, completion: Completion) -> None:
+def _choice(completion: Completion, structured: bool) -> Choice:
+    if completion.tool_calls:  # some backends say "stop" when they call tools
+        return Choice(completion.text, "tool_calls", completion.tool_calls)
+    text = structured_text(completion.parsed) if structured else completion.text
+    return Choice(text, completion.finish_reason)
+
+
+def _add_completion(outcome: ChatOutcome, completion: Completion, structured: bool = False) -> None:
     outcome.calls.append(
         {
             "model": completion.model,
@@ -72,7 +87,7 @@ def _add_completion(outcome: ChatOutcome, completion: Completion) -> None:
             "latency_s": completion.latency_s,
         }
     )
-    outcome.choices.append((completion.text, completion.finish_reason))
+    outcome.choices.append(_choice(completion, structured))
     outcome.prompt_tokens += completion.usage.prompt_tokens
     outcome.completion_tokens += completion.usage.completion_tokens
     outcome.add_cost(completion.cost_usd)
@@ -82,7 +97,7 @@ def _add_run(
     outcome: ChatOutcome, answer: str, usage: dict[str, int], cost: float, calls: list[dict[str, Any]]
 ) -> None:
     outcome.calls.extend(calls)
-    outcome.choices.append((answer, "stop"))
+    outcome.choices.append(Choice(answer, "stop"))
     outcome.prompt_tokens += int(usage.get("prompt_tokens", 0))
     outcome.completion_tokens += int(usage.get("completion_tokens", 0))
     outcome.add_cost(cost)
@@ -99,13 +114,14 @@ async def run_chat(
     id ``trace_id`` (``trace_id-<i>`` with ``n`` > 1)."""
     outcome = ChatOutcome()
     if isinstance(target, Model):
-        params = request.params()
+        options = request.model_options()
         completions = await asyncio.gather(
-            *(target.acomplete(messages, metadata=dict(metadata), **params) for _ in range(request.n))
+            *(target.acomplete(messages, metadata=dict(metadata), **options) for _ in range(request.n))
         )
         for completion in completions:
-            _add_completion(outcome, completion)
+            _add_completion(outcome, completion, "response_format" in options)
         return outcome
+    _refuse_model_only(request)
     task = graph_task(messages)
     runs = await asyncio.gather(
         *(
@@ -120,16 +136,65 @@ async def run_chat(
     return outcome
 
 
+def _refuse_model_only(request: ChatRequest) -> None:
+    if request.asks_for_tools_or_format:
+        param = "tools" if request.tools else "response_format"
+        raise ApiError(
+            400,
+            f"{request.model} is a graph and answers in text: {param} is for models",
+            param=param,
+            code="unsupported_for_graphs",
+        )
+
+
+class _ToolDeltas:
+    """Streamed tool-call pieces in OpenAI's ``delta.tool_calls`` form: the first piece of a
+    call carries its ``id``, ``type`` and name, later ones only argument text."""
+
+    def __init__(self) -> None:
+        self.started: set[int] = set()
+
+    def convert(self, deltas: tuple[ToolCallDelta, ...]) -> tuple[dict[str, Any], ...]:
+        out = []
+        for delta in deltas:
+            entry: dict[str, Any] = {"index": delta.index}
+            function: dict[str, Any] = {"arguments": delta.arguments}
+            if delta.index not in self.started:
+                self.started.add(delta.index)
+                entry["id"], entry["type"] = delta.id or new_call_id(), "function"
+                function["name"] = delta.name or ""
+            elif delta.name:
+                function["name"] = delta.name
+            entry["function"] = function
+            out.append(entry)
+        return tuple(out)
+
+    def whole(self, calls: tuple[ToolCall, ...]) -> tuple[dict[str, Any], ...]:
+        """Calls found only in the finished reply (parsed from its text), each in one piece."""
+        return tuple({"index": i, **call.to_openai()} for i, call in enumerate(calls))
+
+
 async def _stream_model(
-    model: Model, index: int, messages: list[dict[str, Any]], metadata: dict[str, Any], params: dict[str, Any]
+    model: Model,
+    index: int,
+    messages: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    options: dict[str, Any],
 ) -> AsyncIterator[StreamPiece]:
-    async for chunk in model.astream(messages, metadata=dict(metadata), **params):
+    deltas = _ToolDeltas()
+    async for chunk in model.astream(messages, metadata=dict(metadata), **options):
         if chunk.completion is not None:
+            completion = chunk.completion
+            if completion.tool_calls and not deltas.started:
+                yield StreamPiece(index, tool_calls=deltas.whole(completion.tool_calls))
             done = ChatOutcome()
-            _add_completion(done, chunk.completion)
-            yield StreamPiece(index, finish=chunk.completion.finish_reason or "stop", outcome=done)
-        elif chunk.text:
+            _add_completion(done, completion, "response_format" in options)
+            yield StreamPiece(index, finish=done.choices[0].finish_reason or "stop", outcome=done)
+            continue
+        if chunk.text:
             yield StreamPiece(index, chunk.text)
+        if chunk.tool_calls:
+            yield StreamPiece(index, tool_calls=deltas.convert(chunk.tool_calls))
 
 
 def _final_nodes(graph: Graph) -> set[str]:
@@ -172,9 +237,10 @@ async def stream_chat(
     every upstream call still running.
     """
     if isinstance(target, Model):
-        params = request.params()
-        streams = [_stream_model(target, i, messages, metadata, params) for i in range(request.n)]
+        options = request.model_options()
+        streams = [_stream_model(target, i, messages, metadata, options) for i in range(request.n)]
     else:
+        _refuse_model_only(request)
         task = graph_task(messages)
         streams = [
             _stream_graph(target, i, task, metadata, _thread(trace_id, i, request.n))

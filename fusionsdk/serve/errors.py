@@ -14,6 +14,7 @@ unknown model                            404     not_found_error
 body too large                           413     invalid_request_error
 rate limit, full queue, budget spent     429     rate_limit_error / insufficient_quota
 upstream failed (5xx, refused, auth)     502     upstream_error
+reply never matched ``response_format``  502     upstream_error
 every deployment's breaker open          503     service_unavailable
 upstream or request timeout              504     timeout
 =======================================  ======  ==========================
@@ -37,6 +38,7 @@ from fusionsdk.errors import (
     ProviderError,
     ProviderTimeout,
     RateLimited,
+    StructuredOutputError,
 )
 from fusionsdk.providers.secrets import redact
 
@@ -122,6 +124,8 @@ def api_error_from(err: BaseException) -> ApiError:
         return ApiError(403, str(err), type="permission_error", code="privacy_violation")
     if isinstance(err, ConfigError | BudgetExceeded):
         return ApiError(400, str(err), code="invalid_request")
+    if isinstance(err, StructuredOutputError):
+        return ApiError(502, str(err), type="upstream_error", code="structured_output_invalid")
     if isinstance(err, GraphError):
         return ApiError(502, str(err), type="upstream_error", code="graph_error")
     if isinstance(err, TimeoutError):

@@ -1,7 +1,9 @@
 """Server-sent events in OpenAI's chunk format, ending with ``data: [DONE]``.
 
 The first event of each choice carries ``{"role": "assistant"}``; each text piece one
-``delta.content``; each choice's end its ``finish_reason``; with ``stream_options.include_usage``
+``delta.content``; each tool-call piece one ``delta.tool_calls`` (the first piece of a call with
+its ``id``, ``type`` and name, later ones with argument text); each choice's end its
+``finish_reason`` (``tool_calls`` when the model called tools); with ``stream_options.include_usage``
 a last chunk with empty ``choices`` carries the usage (and cost). A failure mid-stream is sent as
 one ``{"error": {...}}`` event before ``[DONE]`` (a stream past ``serve.request_timeout_s``
 too, as a ``timeout`` error). When the client goes away, the upstream calls
@@ -60,6 +62,8 @@ async def sse_events(
                 yield chunk(index=piece.index, finish_reason=piece.finish)
             elif piece.text:
                 yield chunk(index=piece.index, delta={"content": piece.text})
+            elif piece.tool_calls:
+                yield chunk(index=piece.index, delta={"tool_calls": list(piece.tool_calls)})
             left = deadline - time.perf_counter()  # the request's time limit covers the stream
             piece = await asyncio.wait_for(anext(stream, None), max(left, 0.001))
         if outcome is not None and body.stream_options is not None and body.stream_options.include_usage:

@@ -80,13 +80,16 @@ def test_n_and_parameters_reach_the_model(served: AppServer) -> None:
         max_tokens=7,
         temperature=0.5,
         stop=["\n"],  # type: ignore[arg-type]
-        response_format={"type": "json_object"},
+        response_format={"type": "text"},
+        tools=[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
+        tool_choice="auto",
     )
     assert [c.index for c in response.choices] == [0, 1, 2]
     echo = served.app.state.server.catalog.models["echo"].provider
     sent = echo.requests[-1]
     assert sent.params.max_tokens == 7 and sent.params.temperature == 0.5 and sent.params.stop == ["\n"]
-    assert sent.params.extra == {"response_format": {"type": "json_object"}}
+    assert sent.params.extra == {} and sent.response_format is None  # "text" asks for nothing
+    assert [t.name for t in sent.tools] == ["lookup"] and sent.tool_choice == "auto"
 
 
 def test_trace_id_header_and_models_list(served: AppServer) -> None:
