@@ -47,6 +47,7 @@ models:
   json:     {{provider: fake, options: {{responses: ["Sure!", "```json\\n{{\\"city\\": \\"Paris\\", \\"temp_c\\": 21}}\\n```"]}}}}
   jstream:  {{provider: fake, options: {{responses: ['{{"city": "Rome", "temp_c": 25}}']}}}}
   prose:    {{provider: fake, options: {{responses: ["no JSON here"]}}}}
+  lcjson:   {{provider: fake, options: {{responses: ['{{"city": "Oslo", "temp_c": 3}}']}}}}
 """
 
 
@@ -185,6 +186,11 @@ def test_langchain_bind_tools(tool_server: AppServer) -> None:
     assert all(isinstance(p, AIMessageChunk) for p in pieces)
     merged = sum(pieces[1:], pieces[0])
     assert isinstance(merged, AIMessageChunk) and merged.tool_calls[0]["args"] == CALL["arguments"]
+
+
+def test_langchain_with_structured_output(tool_server: AppServer) -> None:
+    chat = ChatOpenAI(model="lcjson", base_url=tool_server.url + "/v1", api_key="unused", max_retries=0)
+    assert chat.with_structured_output(Weather).invoke("Oslo weather") == Weather(city="Oslo", temp_c=3)
 
 
 def test_structured_output_is_validated_and_retried(tool_server: AppServer) -> None:
