@@ -99,6 +99,19 @@ BENCHMARKS = [
         "models that each take 0.5 s: the panel's wall time against one model's latency.",
     ),
     Benchmark(
+        "serve_overhead.py",
+        "Server overhead: fusionsdk serve against LiteLLM's proxy",
+        "`fusionsdk serve` (one uvicorn worker) and LiteLLM's proxy (`litellm --config`, one "
+        "worker), each in its own process with one model (`openai_compatible` / `openai/stub`) in "
+        "front of the same stub server (`benchmarks/_stub_server.py`), and the stub called directly; "
+        "one client sends one request at a time over keep-alive HTTP, rotating between the three. "
+        "Both servers check the same API key. A server's overhead is its p50 latency minus the "
+        "direct p50 of the same round; the ratio is the median over rounds. LiteLLM's proxy needs "
+        "`litellm[proxy]`, which fusionsdk does not depend on: the benchmark runs it with the Python "
+        "named by `FUSIONSDK_BENCH_LITELLM_PYTHON` (a separate venv), else reports fusionsdk's "
+        "overhead alone. See [serving](serving.md).",
+    ),
+    Benchmark(
         "gsm8k_replay.py",
         "GSM8K replay: 42 real models, majority vote, oracle",
         "All 1,319 GSM8K test questions with the recorded answers of 42 real models "
@@ -217,6 +230,16 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
             ),
             ("chaos: p99 / no-fault p99", "< 3", f"{r['p99_ratio']:.2f}", r["p99_met"]),
         ]
+    served = results.get("serve_overhead.py", {})
+    if "ratio" in served:
+        rows.append(
+            (
+                "server time added at p50, fusionsdk serve / LiteLLM proxy",
+                "<= 1.0",
+                f"{served['ratio']:.3f}",
+                served["ratio_met"],
+            )
+        )
     return [[name, wanted, measured, verdict(met)] for name, wanted, measured, met in rows]
 
 

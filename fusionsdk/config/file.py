@@ -11,6 +11,7 @@ from fusionsdk.config.graph import END, START, BudgetSpec, NodeSpec
 from fusionsdk.config.memory import MemorySpec, check_memory_names
 from fusionsdk.config.models import ModelSpec
 from fusionsdk.config.privacy import PrivacySpec
+from fusionsdk.config.serve import ServeSpec, StateSpec
 from fusionsdk.config.validation import validate_model
 from fusionsdk.errors import ConfigError
 
@@ -28,6 +29,8 @@ class FusionConfig(BaseModel):
         budget: Limits of one run.
         privacy: How sensitive requests are recognised and kept on local models.
         memory: Memory stores by name (see :mod:`fusionsdk.config.memory`).
+        serve: How ``fusionsdk serve`` runs: API keys, limits (see :mod:`fusionsdk.config.serve`).
+        state: Where replicas share state (``redis: URL``); in the process when omitted.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +42,8 @@ class FusionConfig(BaseModel):
     budget: BudgetSpec = BudgetSpec()
     privacy: PrivacySpec = PrivacySpec()
     memory: dict[str, MemorySpec] = Field(default_factory=dict)
+    serve: ServeSpec = ServeSpec()
+    state: StateSpec = StateSpec()
 
     _check_memory = field_validator("memory")(classmethod(lambda cls, v: check_memory_names(v)))
 

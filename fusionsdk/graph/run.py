@@ -257,7 +257,7 @@ class Graph:
             thread_id: Thread to run in (a new one when omitted).
             metadata: Run metadata (row ids, ``sensitive``, ...).
             checkpoint: SQLite file for durable runs; in memory when omitted; ``False`` keeps
-                nothing (no pauses or resumes).
+                nothing (no pauses or resumes; what ``fusionsdk serve`` uses).
             resume: The reply to a paused ``human`` node (with ``thread_id``).
             evaluation: A measuring run (what ``fusionsdk eval`` makes): nothing is kept and
                 no ``on_run_end`` hook is called, so routers that learn do not log it.
@@ -313,22 +313,33 @@ class Graph:
         resume: Any,
         evaluation: bool,
     ) -> AsyncIterator[GraphEvent]:
+        # With no checkpointer there is no state to read back: keep the last values instead.
+        stateless = evaluation or checkpoint is False
+        modes = ["updates", "custom", "values"] if stateless else ["updates", "custom"]
+        values: dict[str, Any] = {}
         async with self._app(checkpoint, evaluation) as app, _typed_errors():
             graph_input = await self._input(app, config, task, metadata, resume)
-            async for mode, chunk in app.astream(graph_input, config, stream_mode=["updates", "custom"]):
-                if mode == "custom":
+            async for mode, chunk in app.astream(graph_input, config, stream_mode=modes):
+                if mode == "values":
+                    values = chunk
+                elif mode == "custom":
                     yield GraphEvent(
                         chunk.get("type", "custom"), chunk.get("node"), chunk.get("text", ""), chunk
                     )
-                    continue
-                for node, update in chunk.items():
-                    if node != "__interrupt__":
-                        yield GraphEvent("node", node, data=update or {})
-            snapshot = await app.aget_state(config)
-        interrupts = [item for task in snapshot.tasks or () for item in getattr(task, "interrupts", ()) or ()]
-        result = self._result_from_values({**snapshot.values, "__interrupt__": interrupts}, thread_id)
+                else:
+                    for node, update in chunk.items():
+                        if node != "__interrupt__":
+                            yield GraphEvent("node", node, data=update or {})
+            if stateless:
+                result = self._result_from_values(values, thread_id)
+            else:
+                snapshot = await app.aget_state(config)
+                tasks = snapshot.tasks or ()
+                interrupts = [item for task in tasks for item in getattr(task, "interrupts", ()) or ()]
+                values = snapshot.values
+                result = self._result_from_values({**values, "__interrupt__": interrupts}, thread_id)
         if not evaluation:
-            await self._run_ended(result, snapshot.values, resume)
+            await self._run_ended(result, values, resume)
         yield GraphEvent("result", result=result)
 
     def _result_from_values(self, values: dict[str, Any], thread_id: str) -> RunResult:

@@ -53,6 +53,7 @@ from fusionsdk.providers.base import (
     Usage,
 )
 from fusionsdk.providers.breaker import CircuitBreaker
+from fusionsdk.providers.load import InFlightCounter
 from fusionsdk.providers.privacy import PrivacyPolicy, Sensitivity, sensitive_flag
 from fusionsdk.providers.privacy_scope import current_scope
 from fusionsdk.providers.retry import call_with_retries
@@ -280,7 +281,7 @@ class Model:
         privacy: The privacy policy (the hub's; the default policy when omitted).
 
     Attributes:
-        in_flight: Calls of this model under way now (what least-outstanding balancing reads).
+        load: Counts the calls in flight (a server with replicas swaps in a shared counter).
         latency_ewma_s: Exponentially weighted mean latency of successful calls (None before
             the first).
 
@@ -301,7 +302,7 @@ class Model:
         self.provider = provider
         self.breaker = breaker
         self.privacy = privacy or PrivacyPolicy()
-        self.in_flight = 0
+        self.load = InFlightCounter()
         self.latency_ewma_s: float | None = None
         self._resolve = resolve
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
@@ -315,6 +316,15 @@ class Model:
     def name(self) -> str:
         """The configured name."""
         return self.spec.name
+
+    @property
+    def in_flight(self) -> int:
+        """Calls of this model under way now (what least-outstanding balancing reads)."""
+        return self.load.value
+
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        self.load.add(value - self.load.local)
 
     @property
     def locality(self) -> Locality:
@@ -332,7 +342,7 @@ class Model:
     def healthy(self) -> bool:
         """No sign that a call would fail now: the breaker is closed with no recent failure,
         and the model is not busy without ever having answered (a backend that hangs)."""
-        stuck = self.in_flight > 0 and self.latency_ewma_s is None
+        stuck = self.load.local > 0 and self.latency_ewma_s is None
         return self.breaker.healthy and not stuck
 
     def _chain(self) -> list[Model]:
@@ -506,7 +516,7 @@ class Model:
 
     async def _complete_with_retries(self, request: CompletionRequest, retry: bool = True) -> Completion:
         policy = self.spec.retry if retry else _NO_RETRY
-        self.in_flight += 1
+        self.load.add(1)
         try:
             await self._prepare()
 
@@ -517,7 +527,7 @@ class Model:
 
             (response, latency), attempts = await call_with_retries(policy, timed)
         finally:
-            self.in_flight -= 1
+            self.load.add(-1)
         return self._finish(request, response, latency, attempts)
 
     async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
@@ -655,11 +665,11 @@ class Model:
     async def _open_stream(
         self, request: CompletionRequest, retry: bool = True
     ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None, float, int]:
-        self.in_flight += 1  # until _drain ends
+        self.load.add(1)  # until _drain ends
         try:
             return await self._open_stream_counted(request, retry)
         except BaseException:
-            self.in_flight -= 1
+            self.load.add(-1)
             raise
 
     async def _open_stream_counted(
@@ -731,7 +741,7 @@ class Model:
                 if failure is not None:
                     raise failure  # outside the handler: nothing chains to the error it replaced
         finally:
-            self.in_flight -= 1  # counted from _open_stream
+            self.load.add(-1)  # counted from _open_stream
         self.breaker.record_success()
         response = ProviderResponse(
             "".join(text), finish, usage, tuple(logprobs) or None, tool_calls=calls.calls()
