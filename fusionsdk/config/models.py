@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fusionsdk.config.validation import config_error
+from fusionsdk.config.validation import config_error, in_config
 
 __all__ = ["BreakerSpec", "Locality", "ModelSpec", "Prices", "RetrySpec"]
 
@@ -101,8 +101,10 @@ class ModelSpec(_Strict):
         try:
             super().__init__(**data)
         except ValidationError as err:
+            if in_config():  # the whole config reports it, with its other problems
+                raise
             name = data.get("name")
-            raise config_error(err, f"models.{name}" if isinstance(name, str) else "") from None
+            raise config_error(err, f"models.{name}" if isinstance(name, str) else "", type(self)) from None
 
     @field_validator("name")
     @classmethod

@@ -114,7 +114,7 @@ class LiteLLMProvider(Provider):
         try:
             response = await litellm().acompletion(**args)
         except Exception as exc:
-            raise map_litellm_error(exc) from None
+            raise map_litellm_error(exc, self.spec.base_url) from None
         choice = response.choices[0]
         return ProviderResponse(
             text=choice.message.content or "",
@@ -145,7 +145,7 @@ class LiteLLMProvider(Provider):
                     logprobs=parse_logprobs(choice),
                 )
         except Exception as exc:
-            raise map_litellm_error(exc) from None
+            raise map_litellm_error(exc, self.spec.base_url) from None
 
     def cost_usd(self, usage: Usage) -> float | None:
         """The spec's prices, else LiteLLM's bundled price map, else 0 (local) or unknown."""

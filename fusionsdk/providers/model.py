@@ -8,11 +8,17 @@ the call. Before a hosted model is called, the privacy policy checks the request
 one (flagged in its metadata or found by a detector) is refused with :class:`PrivacyViolation`,
 and in a fallback chain only the local models are tried. It also keeps the live signals load
 balancers read: calls in flight and an EWMA of successful call latency.
+
+A fallback is never silent: every model of the chain that fails, or that the privacy policy
+skips, is logged as a warning on the ``fusionsdk`` logger (the CLI prints those on stderr), and
+the :class:`Completion` names the model it stands in for (``fallback_from``) and why
+(``fallback_reason``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -53,6 +59,8 @@ from fusionsdk.providers.secrets import redact
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
+logger = logging.getLogger(__name__)
+
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
 EWMA_ALPHA = 0.2
@@ -75,6 +83,8 @@ class Completion:
         backend_model: The model id the backend reported.
         attempts: Attempts made on the answering model (1 = no retry).
         fallback_from: The model that failed first when a fallback answered.
+        fallback_reason: Why the models before the one that answered did not (their errors, or
+            the privacy policy), when a fallback answered.
         privacy_skipped: Hosted models of the fallback chain skipped because the request was
             sensitive.
     """
@@ -92,6 +102,7 @@ class Completion:
     attempts: int = 1
     fallback_from: str | None = None
     privacy_skipped: tuple[str, ...] = ()
+    fallback_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``fusionsdk ask --json`` prints)."""
@@ -106,6 +117,7 @@ class Completion:
             "latency_s": round(self.latency_s, 6),
             "attempts": self.attempts,
             "fallback_from": self.fallback_from,
+            "fallback_reason": self.fallback_reason,
             "privacy_skipped": list(self.privacy_skipped),
             "backend_model": self.backend_model,
             "logprobs": None
@@ -149,6 +161,24 @@ def _prompt_text(messages: list[Message]) -> str:
     return "\n".join(parts)
 
 
+def _log_failure(model: Model, error: ProviderError, chain: Sequence[Model]) -> None:
+    """Warn that ``model`` failed, saying what the chain tries next (or that it is the last).
+    A model without fallbacks is not logged: its error reaches the caller."""
+    if len(chain) < 2:
+        return
+    names = [m.name for m in chain]
+    after = names[names.index(model.name) + 1 :] if model.name in names else []
+    then = f"falling back to '{after[0]}'" if after else "no fallback left"
+    logger.warning("model '%s' failed (%s: %s); %s", model.name, type(error).__name__, error.message, then)
+
+
+def _fallback_reason(errors: Sequence[ProviderError], refused: Sequence[str]) -> str:
+    """Why the models before a fallback did not answer, in one line."""
+    parts = [f"{e.model or '?'}: {type(e).__name__}: {e.message}" for e in errors]
+    parts += [f"{name}: skipped (sensitive request, hosted model)" for name in refused]
+    return "; ".join(parts)
+
+
 class _PrivacyScreen:
     """Assesses one request at most once, and only when a hosted model is about to get it."""
 
@@ -170,6 +200,7 @@ class _PrivacyScreen:
         if self.sensitivity is None:
             return False
         self.refused.append(model.name)
+        logger.warning("model '%s' skipped: the request is sensitive and the model is hosted", model.name)
         return True
 
     def failure(self, errors: list[ProviderError]) -> FusionError:
@@ -312,16 +343,23 @@ class Model:
         request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
+        chain = self._chain()
+        for candidate in chain:
             if screen.refuses(candidate):
                 continue
             try:
                 completion = await candidate._complete_with_retries(request)
             except ProviderError as exc:
                 errors.append(exc)
+                _log_failure(candidate, exc, chain)
                 continue
             if errors or screen.refused:
-                return replace(completion, fallback_from=self.name, privacy_skipped=tuple(screen.refused))
+                return replace(
+                    completion,
+                    fallback_from=self.name,
+                    privacy_skipped=tuple(screen.refused),
+                    fallback_reason=_fallback_reason(errors, screen.refused),
+                )
             return completion
         raise screen.failure(errors)
 
@@ -421,16 +459,21 @@ class Model:
         request = CompletionRequest(normalize_messages(messages, self.name), _params(params), metadata or {})
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        for candidate in self._chain():
+        chain = self._chain()
+        for candidate in chain:
             if screen.refuses(candidate):
                 continue
             try:
                 opened = await candidate._open_stream(request)
             except ProviderError as exc:
                 errors.append(exc)
+                _log_failure(candidate, exc, chain)
                 continue
             fallback_from = self.name if errors or screen.refused else None
-            async for chunk in candidate._drain(request, *opened, fallback_from, tuple(screen.refused)):
+            reason = _fallback_reason(errors, screen.refused) if fallback_from else None
+            async for chunk in candidate._drain(
+                request, *opened, fallback_from, tuple(screen.refused), reason
+            ):
                 yield chunk
             return
         raise screen.failure(errors)
@@ -475,6 +518,7 @@ class Model:
         attempts: int,
         fallback_from: str | None,
         privacy_skipped: tuple[str, ...] = (),
+        fallback_reason: str | None = None,
     ) -> AsyncIterator[ModelStreamChunk]:
         text: list[str] = []
         logprobs: list[TokenLogprob] = []
@@ -500,7 +544,13 @@ class Model:
         response = ProviderResponse("".join(text), finish, usage, tuple(logprobs) or None)
         completion = self._finish(request, response, time.perf_counter() - started, attempts)
         yield ModelStreamChunk(
-            "", replace(completion, fallback_from=fallback_from, privacy_skipped=privacy_skipped)
+            "",
+            replace(
+                completion,
+                fallback_from=fallback_from,
+                privacy_skipped=privacy_skipped,
+                fallback_reason=fallback_reason,
+            ),
         )
 
     # -- sync wrappers -----------------------------------------------------------------------
