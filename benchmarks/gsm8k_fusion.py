@@ -26,12 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fusionsdk.eval.harness import EvalReport, evaluate, split_rows
 from fusionsdk.fusion.weights_file import write_weights
 from fusionsdk.graph.builder import GraphBuilder
 from fusionsdk.providers.replay import ReplayRow, load_replay
 from fusionsdk.registry import default_registry
 from fusionsdk.tuning.fusion_weights import fit_weights, select_panel
+from fusionsdk.tuning.stats import mcnemar
 from fusionsdk.tuning.vote_table import VoteTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,7 +112,7 @@ def confirm(
     dataset: Path, rows: list[ReplayRow], names: dict[str, str], learned: dict[str, Any]
 ) -> dict[str, Any]:
     """Run each configuration as a graph on the test rows; the SDK's accuracy and cost."""
-    fitted, out = learned["fitted"], {}
+    fitted, out, scores = learned["fitted"], {}, {}
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "weights.json"
         write_weights(weights, fitted.to_weights_data())
@@ -120,6 +123,7 @@ def confirm(
         }
         for key, (members, kind, *_) in learned["configs"].items():
             report = run(graph_for(dataset, names, members, *fusers[kind]), rows)
+            scores[key] = {r.id: r.score >= 0.5 for r in report.rows}
             out[key] = {
                 "accuracy": report.accuracy,
                 "ci95": report.ci95,
@@ -128,6 +132,10 @@ def confirm(
                 "errors": report.errors,
                 "models": members,
             }
+    ids = sorted(scores["single"])
+    base = np.array([scores["single"][i] for i in ids])
+    for key, by_id in scores.items():
+        out[key]["mcnemar"] = mcnemar(np.array([by_id.get(i, False) for i in ids]), base)
     return out
 
 
@@ -170,19 +178,26 @@ def render(
         "test questions by `evaluate` running the configuration as a graph.",
         "",
         "| configuration | test accuracy (95% CI) | test cost (USD) | cost vs best single "
-        "| in-memory estimate |",
-        "|---|---|---|---|---|",
+        "| McNemar p vs best single | in-memory estimate |",
+        "|---|---|---|---|---|---|",
     ]
     for key, figures in measured.items():
         low, high = figures["ci95"]
         ratio = figures["cost_usd"] / single_cost if single_cost else float("nan")
         lines.append(
             f"| {names[key]} | {figures['accuracy']:.2%} ({low:.1%} to {high:.1%}) | "
-            f"${figures['cost_usd']:.2f} | {ratio:.1f}x | {learned['configs'][key][2]:.2%} |"
+            f"${figures['cost_usd']:.2f} | {ratio:.1f}x | {figures['mcnemar']['p_value']:.3g} "
+            f"({figures['mcnemar']['a_only']} vs {figures['mcnemar']['b_only']}) | "
+            f"{learned['configs'][key][2]:.2%} |"
         )
     name, accuracy, cost = learned["on_test"]
     lines += [
-        f"| for reference: the best single model on test ({name}) | {accuracy:.2%} | ${cost:.2f} | | |",
+        f"| for reference (picked on test, not a result): the best single model on test ({name}) | "
+        f"{accuracy:.2%} | ${cost:.2f} | | | |",
+        "",
+        "Selection rule: none here; every row is a fixed procedure fitted on the train half and all of "
+        "them are shown. Choosing among them on train (cross-validation, a margin against the best "
+        "single model, a cost budget) is `fusionsdk tune`'s job: see the tune section.",
         "",
     ]
     for key in ("panel", "cheap"):

@@ -5,13 +5,12 @@ Evaluates a panel of all 42 replayed models once over the 1,319 questions with `
 question. The questions are split 50/50 (``split_rows``, seed 0). On TRAIN only:
 
 - the best single model (the most accurate) and the weak model (the cheapest at least 90% right);
-- the cascade: cheap models first, accepted when enough of the answers so far agree on the
-  number (the ``cascade`` node's ``agreement`` rule, :mod:`fusionsdk.routing.cascade`), else
-  escalating to the strong model, or to the two strongest in turn. Searched: 2 to 4 of the four
-  most accurate models costing at most 10% of the best single model (in cost order), then one
-  or two of the three most accurate models, at agreement thresholds 0.5, 0.6, 0.7, 0.75 and 1
-  of at least 2 or 3 answers; chosen: the cheapest whose train accuracy beats the best single
-  model's by a point (a margin against picking the luckiest of many) within 30% of its cost;
+- the cascade, by ``fusionsdk cascade fit``'s code (``fusionsdk.tuning.tune.tune_outcomes`` with
+  the single and cascade families, budget 30% of the best single model's cost): cheap models
+  first, accepted when enough of the answers so far agree on the number (the ``cascade`` node's
+  ``agreement`` rule), else the strong ones; chain, threshold and answers needed chosen by 5-fold
+  cross-validation inside the train half, with the rule ``fusionsdk.tuning.search.choose`` states
+  (the page prints the rule that was applied);
 - the learned routers (``knn``, ``logistic``, ``mlp``, ``mf``) fitted on the train questions'
   embeddings (``fit_router_model``), between the weak and the best single model (as RouteLLM) and
   over the cheap models and the strong ones.
@@ -37,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import sys
 import tempfile
@@ -58,7 +56,12 @@ from fusionsdk.registry import default_registry
 from fusionsdk.routing.embedding import default_embedder, embed_unit, shared_embedder
 from fusionsdk.routing.learned import choose
 from fusionsdk.routing.router_file import write_router_model
+from fusionsdk.tuning.outcomes import Outcomes as Table
+from fusionsdk.tuning.outcomes import outcomes_from_results
+from fusionsdk.tuning.policies import Chain
 from fusionsdk.tuning.router_training import TrainingSet, fit_router_model
+from fusionsdk.tuning.stats import mcnemar
+from fusionsdk.tuning.tune import TuneResult, tune_outcomes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPLAY_DATA, require_replay_data
@@ -66,8 +69,8 @@ from gsm8k_replay import model_key  # the sibling script, found wherever this on
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = REPLAY_DATA
-POOL, CHEAP_SHARE, FINALS, BUDGET, REASONABLE, MARGIN = 4, 0.10, 3, 0.30, 0.90, 0.01
-THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 1.0)
+FINALS, BUDGET, REASONABLE = 3, 0.30, 0.90
+THRESHOLDS = (0.5, 0.67, 0.75, 1.0)
 METHODS = ("knn", "logistic", "mlp", "mf")
 
 
@@ -81,6 +84,7 @@ class Outcomes:
     right: np.ndarray
     cost: np.ndarray
     keys: list[list[str]]
+    table: Table
 
     def take(self, ids: set[str]) -> Outcomes:
         rows = [i for i, row_id in enumerate(self.ids) if row_id in ids]
@@ -91,6 +95,7 @@ class Outcomes:
             self.right[rows],
             self.cost[rows],
             [self.keys[i] for i in rows],
+            self.table.rows(rows),
         )
 
     def point(self, model: str) -> tuple[float, float]:
@@ -124,7 +129,8 @@ def collect(dataset: Path, names: dict[str, str], rows: list[ReplayRow]) -> tupl
         [normalize_answer(by_id[r.id].outputs.get(names[m], ""), "number") for m in models] for r in results
     ]
     questions = [by_id[r.id].question for r in results]
-    return Outcomes([r.id for r in results], questions, models, right, cost, keys), report
+    table = outcomes_from_results(results, rows, models, "number")
+    return Outcomes([r.id for r in results], questions, models, right, cost, keys, table), report
 
 
 # -- cascades ---------------------------------------------------------------------------------------
@@ -133,66 +139,44 @@ def collect(dataset: Path, names: dict[str, str], rows: list[ReplayRow]) -> tupl
 Cascade = tuple[list[str], float, int]
 
 
-def answer_codes(data: Outcomes) -> np.ndarray:
-    """Each answer key as an integer (-1 for no answer), for vectorised agreement."""
-    vocabulary: dict[str, int] = {}
-    return np.array(
-        [[vocabulary.setdefault(k, len(vocabulary)) if k else -1 for k in row] for row in data.keys]
+def simulate(data: Outcomes, config: Cascade) -> tuple[float, float]:
+    """(cost, accuracy) of a cascade on recorded answers, as the ``cascade`` node answers
+    (:class:`fusionsdk.tuning.policies.Chain`, what ``fusionsdk cascade fit`` simulates)."""
+    right, cost = Chain("cascade", "", list(config[0]), config[1], config[2]).run(data.table)
+    return float(cost.sum()), float(right.mean())
+
+
+def as_cascade(fitted: Any) -> Cascade:
+    """A fitted policy as (models, threshold, min answers): a single model is a one-step chain."""
+    if isinstance(fitted, Chain):
+        return (list(fitted.models), fitted.threshold, fitted.least)
+    return ([fitted.model], 1.0, 1)
+
+
+def choose_cascade(train: Outcomes, test: Outcomes, seed: int) -> tuple[Cascade, TuneResult]:
+    """The ``fusionsdk cascade fit`` choice on train (cross-validated, within ``BUDGET`` of the
+    best single model's cost; the rule is ``fusionsdk.tuning.search.choose``'s)."""
+    result = tune_outcomes(
+        _joined(train, test),
+        train.ids,
+        test.ids,
+        budget_share=BUDGET,
+        seed=seed,
+        families=("single", "cascade"),
     )
+    return as_cascade(result.winner), result
 
 
-def simulate(data: Outcomes, codes: np.ndarray, config: Cascade) -> tuple[float, float]:
-    """(cost, accuracy) of a cascade on recorded answers, by the ``cascade`` node's agreement rule
-    (:func:`fusionsdk.routing.cascade.agreement_verdict`), for all questions at once."""
-    sequence, threshold, min_answers = config
-    columns = [data.models.index(m) for m in sequence]
-    keys, right, cost = codes[:, columns], data.right[:, columns], data.cost[:, columns]
-    valid = keys >= 0
-    done = np.zeros(len(keys), bool)
-    correct = np.zeros(len(keys), bool)
-    spent = np.zeros(len(keys))
-    for step in range(len(columns)):
-        spent[~done] += cost[~done, step]
-        pool, known = keys[:, : step + 1], valid[:, : step + 1]
-        same = (pool[:, :, None] == pool[:, None, :]) & known[:, :, None] & known[:, None, :]
-        votes = same.sum(axis=2)  # per answer: how many answers so far agree with it
-        top = votes.max(axis=1)
-        accept = (step + 1 >= min_answers) & (top > 0) & (top / (step + 1) >= threshold)
-        take = ~done & (accept | (step == len(columns) - 1))
-        chosen = np.where(accept, votes.argmax(axis=1), step)  # else the last model's own answer
-        correct[take] = right[take, chosen[take]]
-        done |= take
-    return float(spent.sum()), float(correct.mean())
-
-
-def cascade_configs(train: Outcomes, single: str) -> list[Cascade]:
-    """The cascades searched: 2 to 4 cheap models in cost order, then the strong model (or the
-    two strongest), at each threshold and minimum number of agreeing answers."""
-    accuracy = {m: train.point(m)[1] for m in train.models}
-    cost = {m: train.point(m)[0] for m in train.models}
-    cheap = [m for m in train.models if cost[m] <= CHEAP_SHARE * cost[single]]
-    pool = sorted(sorted(cheap, key=lambda m: -accuracy[m])[:POOL], key=lambda m: cost[m])
-    strong = sorted(train.models, key=lambda m: (-accuracy[m], cost[m]))[:FINALS]
-    finals = [[m] for m in strong] + [list(pair) for pair in itertools.permutations(strong, 2)]
-    configs: list[Cascade] = []
-    for size in (2, 3, 4):
-        for first in itertools.combinations(pool, size):
-            for final, threshold, least in itertools.product(finals, THRESHOLDS, (2, 3)):
-                if least <= size:
-                    configs.append(([*first, *final], threshold, least))
-    return configs
-
-
-def choose_cascade(train: Outcomes, single: str) -> tuple[Cascade, list[tuple[Cascade, float, float]]]:
-    """The cheapest cascade beating the best single model on train by ``MARGIN`` within the
-    budget (else the most accurate within it), and every cascade's train (cost, accuracy)."""
-    codes = answer_codes(train)
-    single_cost, single_accuracy = train.point(single)
-    scored = [(config, *simulate(train, codes, config)) for config in cascade_configs(train, single)]
-    affordable = [s for s in scored if s[1] <= BUDGET * single_cost]
-    good = [s for s in affordable if s[2] >= single_accuracy + MARGIN]
-    best = min(good, key=lambda s: (s[1], -s[2])) if good else max(affordable, key=lambda s: (s[2], -s[1]))
-    return best[0], scored
+def _joined(train: Outcomes, test: Outcomes) -> Table:
+    a, b = train.table, test.table
+    return Table(
+        a.ids + b.ids,
+        a.questions + b.questions,
+        a.models,
+        np.vstack([a.right, b.right]),
+        np.vstack([a.cost, b.cost]),
+        a.keys + b.keys,
+    )
 
 
 def by_seed(everything: Outcomes, rows: list[ReplayRow], seeds: int) -> list[dict[str, Any]]:
@@ -202,8 +186,8 @@ def by_seed(everything: Outcomes, rows: list[ReplayRow], seeds: int) -> list[dic
         train_ids = {r.id for r in split_rows(rows, "train", seed)}
         train, test = everything.take(train_ids), everything.take(set(everything.ids) - train_ids)
         single = best_single(train)
-        config, _ = choose_cascade(train, single)
-        cost, accuracy = simulate(test, answer_codes(test), config)
+        config, _ = choose_cascade(train, test, seed)
+        cost, accuracy = simulate(test, config)
         single_cost, single_accuracy = test.point(single)
         out.append(
             {
@@ -307,7 +291,7 @@ def learn_all(
 ) -> dict[str, Any]:
     """Fit each method on train; its held-out Brier (within train) and test curves per target set."""
     data = TrainingSet(train.questions, train.models, train.right.astype(float), train.cost)
-    encoder = shared_embedder(embedder)
+    encoder = shared_embedder(embedder, registry=default_registry())
     x_train, x_test = embed_unit(encoder, train.questions), embed_unit(encoder, test.questions)
     out: dict[str, Any] = {}
     for method in METHODS:
@@ -334,10 +318,10 @@ def main(dataset: Path, seed: int, seeds: int, embedder: str | None) -> tuple[st
     # Chosen on train only.
     single = best_single(train)
     weak = min((m for m in train.models if train.point(m)[1] >= REASONABLE), key=lambda m: train.point(m)[0])
-    chosen, on_train = choose_cascade(train, single)
-    test_codes = answer_codes(test)
-    family = [(config, *simulate(test, test_codes, config)) for config, *_ in on_train]
-    embedder = embedder or default_embedder()
+    chosen, tuned = choose_cascade(train, test, seed)
+    family = [(as_cascade(s.policy.fit(train.table)), s) for s in tuned.choice.scored]
+    family = [(config, *simulate(test, config)) for config, _ in family]
+    embedder = embedder or default_embedder(default_registry())
     strong = sorted(train.models, key=lambda m: (-train.point(m)[1], train.point(m)[0]))[:FINALS]
     pairs = {"weak/strong": [weak, single], "cheap + strong": list(dict.fromkeys([*chosen[0], *strong]))}
     learned = learn_all(train, test, embedder, seed, pairs)
@@ -381,8 +365,8 @@ def main(dataset: Path, seed: int, seeds: int, embedder: str | None) -> tuple[st
         "weak_pt": test.point(weak),
         "strong_pt": test.point(single),
         "chosen": chosen,
-        "chosen_train": next(s for s in on_train if s[0] == chosen),
-        "chosen_test": simulate(test, test_codes, chosen),
+        "tuned": tuned,
+        "chosen_test": simulate(test, chosen),
         "single_train": train.point(single),
         "family": family,
         "learned": learned,
@@ -400,6 +384,15 @@ def main(dataset: Path, seed: int, seeds: int, embedder: str | None) -> tuple[st
         "seconds": time.perf_counter() - started,
     }
     return render(context), figures(context)
+
+
+def p_vs(report: EvalReport, single: EvalReport) -> str:
+    """McNemar's p of ``report`` against ``single`` (same questions), with the discordant counts."""
+    base = {r.id: r.score >= 0.5 for r in single.rows}
+    ids = [r.id for r in report.rows if r.id in base]
+    mine = {r.id: r.score >= 0.5 for r in report.rows}
+    test = mcnemar(np.array([mine[i] for i in ids]), np.array([base[i] for i in ids]))
+    return f"{test['p_value']:.3g} ({test['a_only']} vs {test['b_only']})"
 
 
 def _pct(x: float) -> str:
@@ -433,7 +426,7 @@ def render(c: dict[str, Any]) -> str:
         low, high = report.ci95
         return (
             f"| {label} | {_pct(report.accuracy)} ({low:.1%} to {high:.1%}) | ${report.cost_usd:.4f} | "
-            f"{report.cost_usd / base:.1%} | {note} |"
+            f"{report.cost_usd / base:.1%} | {p_vs(report, single_report)} | {note} |"
         )
 
     def shares(report: EvalReport) -> str:
@@ -444,7 +437,8 @@ def render(c: dict[str, Any]) -> str:
     random_acc = weak_pt[1] + rate * (strong_pt[1] - weak_pt[1])
     met = cascade_report.accuracy >= single_report.accuracy and cascade_report.cost_usd <= BUDGET * base
     test, best_test, method = c["test"], c["test_best"], c["best_method"]
-    _, train_cost, train_acc = c["chosen_train"]
+    tuned = c["tuned"].as_dict()
+    chosen_cv, single_cv = tuned["chosen"], tuned["best_single"]
     agree = abs(c["chosen_test"][1] - cascade_report.accuracy) < 1e-9
     same = "the same as" if agree and abs(c["chosen_test"][0] - cascade_report.cost_usd) < 1e-6 else "unlike"
     lines = [
@@ -456,8 +450,9 @@ def render(c: dict[str, Any]) -> str:
         "measured on the test questions by `evaluate` running each configuration as a graph. Embeddings "
         f"of the learned routers: `{c['embedder']}`.",
         "",
-        "| configuration | test accuracy (95% CI) | test cost (USD) | cost vs best single | answered by |",
-        "|---|---|---|---|---|",
+        "| configuration | test accuracy (95% CI) | test cost (USD) | cost vs best single "
+        "| McNemar p vs best single | answered by |",
+        "|---|---|---|---|---|---|",
         row(f"best single model on train ({c['single']})", single_report),
         row(
             f"weak model: the cheapest at least {REASONABLE:.0%} right on train ({c['weak']})", graphs["weak"]
@@ -469,23 +464,24 @@ def render(c: dict[str, Any]) -> str:
             shares(graphs["learned"]),
         ),
         f"| random weak/strong mix at the cascade's cost (expected) | {_pct(random_acc)} | "
-        f"${cascade_report.cost_usd:.4f} | {cascade_report.cost_usd / base:.1%} | strong {rate:.0%} |",
+        f"${cascade_report.cost_usd:.4f} | {cascade_report.cost_usd / base:.1%} | | strong {rate:.0%} |",
         f"| oracle: the cheapest right model of all 42, per question | {_pct(c['oracle_all'][1])} | "
-        f"${c['oracle_all'][0]:.4f} | {c['oracle_all'][0] / base:.1%} | |",
+        f"${c['oracle_all'][0]:.4f} | {c['oracle_all'][0] / base:.1%} | | |",
         f"| oracle: the weak model if right, else the strong one | {_pct(c['oracle_pair'][1])} | "
-        f"${c['oracle_pair'][0]:.4f} | {c['oracle_pair'][0] / base:.1%} | |",
-        f"| for reference: the best single model on test ({best_test}) | {_pct(test.point(best_test)[1])} | "
-        f"${test.point(best_test)[0]:.4f} | {test.point(best_test)[0] / base:.1%} | |",
+        f"${c['oracle_pair'][0]:.4f} | {c['oracle_pair'][0] / base:.1%} | | |",
+        f"| for reference (picked on test, not a result): the best single model on test ({best_test}) | "
+        f"{_pct(test.point(best_test)[1])} | "
+        f"${test.point(best_test)[0]:.4f} | {test.point(best_test)[0] / base:.1%} | | |",
         "",
         f"Target: at least the best single model's test accuracy ({_pct(single_report.accuracy)}) at no "
         f"more than {BUDGET:.0%} of its cost: **{'met' if met else 'missed'}**: the cascade reaches "
         f"{_pct(cascade_report.accuracy)} at {cascade_report.cost_usd / base:.1%} of the cost "
         f"({1 - cascade_report.cost_usd / base:.0%} saved; RouteLLM reports 35% saved at 95% of GPT-4's "
-        "quality). The cascade was chosen as the cheapest of "
-        f"{len(c['family'])} searched whose train accuracy beats the best single model's by "
-        f"{MARGIN * 100:g} point within the budget: {_pct(train_acc)} on train "
-        f"(single {_pct(c['single_train'][1])}) at "
-        f"{train_cost / c['single_train'][0]:.1%} of its cost. Simulated on test in memory: "
+        f"quality). Chosen by `fusionsdk cascade fit` (`fusionsdk.tuning`, {tuned['folds']}-fold "
+        f"cross-validation inside the train half, {tuned['searched']} policies: single models and "
+        f"cascades). Rule applied: {tuned['rule']}. On cross-validation it reached "
+        f"{_pct(chosen_cv['cv_accuracy'])} (best single model {_pct(single_cv['cv_accuracy'])}) at "
+        f"{chosen_cv['cv_cost_ratio']:.1%} of the best single model's cost. Simulated on test in memory: "
         f"{_pct(c['chosen_test'][1])} at ${c['chosen_test'][0]:.4f} ({same} the graph's figures).",
         "",
         "### The cascade's threshold, swept (test, real graphs through `fusionsdk.eval.sweep`)",

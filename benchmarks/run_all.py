@@ -139,6 +139,15 @@ BENCHMARKS = [
         "cost-accuracy curves, APGR, AIQ, random routing and the oracle. See [routing](routing.md).",
     ),
     Benchmark(
+        "tune.py",
+        "fusionsdk tune on GSM8K: one model dominating, close models, a cost budget",
+        "`fusionsdk tune`'s procedure (`fusionsdk.tuning`) on three panels of the 42 replayed models: "
+        "everything chosen on the train half by 5-fold cross-validation, every figure on the test half "
+        "with its 95% interval, its cost against the best single model and McNemar's test against it; "
+        "then, as a second task, the committed CRUXEval subset (48 questions, 5 models). "
+        "See [tuning](tuning.md).",
+    ),
+    Benchmark(
         "memory.py",
         "RAG memory: ingest and query against raw chromadb, retrieval quality",
         "10,000 chunks ingested and 500 queries run through fusionsdk's embedded Chroma store and "
@@ -155,6 +164,15 @@ BENCHMARKS = [
         "Targets: 0 requests lost, success >= 99.5%, <= 1.35 upstream attempts per request (a "
         "failure fails over to a healthy fallback instead of retrying the deployment that just "
         "failed), p99 under 3x the no-fault p99. See [reliability](reliability.md).",
+    ),
+    Benchmark(
+        "answers_math.py",
+        "Scoring 10,000 maths replies with the `math` answer type",
+        "10,000 competition-maths replies over 2,000 problems (JSON with an integer answer and "
+        "unescaped LaTeX, `\\boxed{}` prose, fractions in three spellings, surds and polynomials "
+        "in another but equal form, wrong and truncated replies) scored by the `math` scorer in one "
+        "thread, counting warnings and log records (target: under 60 s, none). See "
+        "[answer types](answers.md).",
     ),
     Benchmark(
         "embedded_fusion.py",
@@ -312,19 +330,17 @@ def render(outputs: dict[str, str], results: dict[str, dict[str, Any]], times: d
             "",
         ]
     lines.append(FINDINGS)
-    lines.append(gpu_block())
     return "\n".join(lines)
 
 
-GPU_START, GPU_END = "<!-- gpu-validation:start -->", "<!-- gpu-validation:end -->"
+def keep_generated_sections(page: str) -> str:
+    """``page`` with the sections other scripts write into the page (between ``<!-- NAME:start``
+    and ``<!-- NAME:end -->`` markers, e.g. ``install_footprint.py --write``) carried over."""
+    import re
 
-
-def gpu_block() -> str:
-    """The GPU validation section as ``benchmarks/gpu/validate.py`` last wrote it (kept as is)."""
-    page = PAGE.read_text() if PAGE.exists() else ""
-    if GPU_START in page and GPU_END in page:
-        return page[page.index(GPU_START) : page.index(GPU_END) + len(GPU_END)] + "\n"
-    return ""
+    old = PAGE.read_text() if PAGE.exists() else ""
+    blocks = [m.group(0) for m in re.finditer(r"<!-- ([\w-]+):start.*?<!-- \1:end -->", old, re.S)]
+    return page.rstrip() + "".join(f"\n\n{block}" for block in blocks) + "\n" if blocks else page
 
 
 def main() -> None:
@@ -343,7 +359,7 @@ def main() -> None:
     if options.no_write:
         print(page)
     else:
-        PAGE.write_text(page)
+        PAGE.write_text(keep_generated_sections(page))
         print(f"wrote {PAGE.relative_to(REPO)}", file=sys.stderr)
 
 

@@ -25,6 +25,8 @@ provider boundary and never escape raw::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AllModelsFailed",
     "AuthError",
@@ -43,6 +45,7 @@ __all__ = [
     "RateLimited",
     "SecretMissing",
     "StructuredOutputError",
+    "require_extra",
 ]
 
 
@@ -56,11 +59,19 @@ class ConfigError(FusionError):
     Args:
         message: What is wrong.
         path: Dotted path of the offending field (``models.gpt4o.base_url``), if known.
+        errors: All the problems, when this error stands for several.
+
+    Attributes:
+        errors: Every problem found, each a ConfigError with its own path (this error alone when
+            there was one): ``fusionsdk validate`` lists them all.
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, errors: list[ConfigError] | None = None
+    ) -> None:
         self.path = path
         self.message = message
+        self.errors: list[ConfigError] = list(errors) if errors else [self]
         super().__init__(f"{path}: {message}" if path else message)
 
 
@@ -226,3 +237,28 @@ class PrivacyViolation(FusionError):
             f"sensitive request ({why}) may only reach local models; kept from: "
             f"{', '.join(self.refused) or 'none'}{tail}"
         )
+
+
+def require_extra(module: str, extra: str, what: str) -> Any:
+    """Import ``module`` (an optional dependency), or fail naming the extra that installs it.
+
+    Args:
+        module: The module to import (``chromadb``, ``math_verify``, ``sacrebleu.metrics``).
+        extra: The fusionsdk extra that brings it (``memory``, ``local``, ``eval``).
+        what: What needs it, for the message (``Chroma memory stores``).
+
+    Raises:
+        PluginError: The module's package is not installed.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        top = module.partition(".")[0]
+        if (err.name or "").partition(".")[0] != top:
+            raise  # installed, but one of its own imports is broken: show that
+        raise PluginError(
+            f"{what} need the package providing '{top}', which is not installed: "
+            f"pip install 'fusionsdk[{extra}]'"
+        ) from None

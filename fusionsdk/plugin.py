@@ -46,12 +46,19 @@ def check_models(plugin: PluginBase[Any], known: Collection[str], path: str) -> 
     Raises:
         ConfigError: An unknown model.
     """
+    from fusionsdk.config.validation import combine_errors, did_you_mean
     from fusionsdk.errors import ConfigError
 
-    for where, model in plugin.referenced_models().items():
-        if model not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise ConfigError(f"unknown model '{model}' (known: {names})", path=f"{path}.{where}")
+    names = ", ".join(sorted(known)) or "none"
+    errors = [
+        ConfigError(
+            f"unknown model '{model}' (known: {names}){did_you_mean(model, known)}", path=f"{path}.{where}"
+        )
+        for where, model in plugin.referenced_models().items()
+        if model not in known
+    ]
+    if errors:
+        raise combine_errors(errors)
 
 
 class PluginBase(Generic[OptionsT]):

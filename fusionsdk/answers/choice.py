@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
+from pydantic import Field, field_validator
+
+from fusionsdk.answers.base import AnswerType
 from fusionsdk.answers.json_field import answer_field
+from fusionsdk.plugin import PluginOptions
 
-__all__ = ["ChoiceReader", "choice_key", "extract_choice"]
+__all__ = ["ChoiceAnswer", "ChoiceReader", "choice_key", "extract_choice"]
 
 
 def extract_choice(text: str, letters: str = "ABCD") -> str | None:
@@ -78,3 +83,41 @@ class ChoiceReader:
 def choice_key(text: str) -> str | None:
     """The canonical key of a ``choice`` answer (the letter, A-D), or None when there is none."""
     return extract_choice(text)
+
+
+class ChoiceAnswer(AnswerType["ChoiceAnswer.Options"]):
+    """The option letter a multiple-choice reply chooses (:func:`extract_choice`), upper case.
+
+    Example:
+        >>> ChoiceAnswer().vote_keys(["The answer is (b).", '{"answer": "B"}', "C"])
+        ['B', 'B', 'C']
+    """
+
+    class Options(PluginOptions):
+        """Options of choice.
+
+        Attributes:
+            letters: The option letters (2 to 26 distinct letters A-Z, any case).
+        """
+
+        letters: str = Field(default="ABCD", min_length=2, max_length=26)
+
+        @field_validator("letters")
+        @classmethod
+        def _distinct_letters(cls, value: str) -> str:
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]+", value) or len(set(value)) != len(value):
+                raise ValueError("must be distinct letters A-Z, e.g. 'ABCD'")
+            return value
+
+    @cached_property
+    def reader(self) -> ChoiceReader:
+        """The compiled patterns for this type's letters."""
+        return ChoiceReader(self.options.letters)
+
+    def extract(self, reply: str) -> str | None:
+        return self.reader.read(reply)
+
+    def canonical(self, answer: str) -> str | None:
+        letter = answer.strip().upper()
+        return letter if len(letter) == 1 and letter in self.options.letters else self.reader.read(answer)

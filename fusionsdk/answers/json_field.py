@@ -6,9 +6,11 @@ import json
 import re
 from typing import Any
 
-from fusionsdk.answers.text import FENCE, normalize_text
+from fusionsdk.answers.base import AnswerType
+from fusionsdk.answers.normalize import FENCE, normalize_text
+from fusionsdk.plugin import PluginOptions
 
-__all__ = ["answer_field", "json_field_key"]
+__all__ = ["JsonFieldAnswer", "answer_field", "json_field_key"]
 
 # The "answer" field of a reply that is almost, but not quite, JSON (unescaped LaTeX, newlines).
 _ANSWER_FIELD = re.compile(r'"answer"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s][^,}\n]*)', re.IGNORECASE)
@@ -66,3 +68,19 @@ def json_field_key(text: str) -> str | None:
     when the reply has none."""
     field = answer_field(text)
     return normalize_text(field) if field is not None else None
+
+
+class JsonFieldAnswer(AnswerType[PluginOptions]):
+    """The ``answer`` field of a JSON reply (:func:`answer_field`, invalid JSON included), as
+    normalised text; a reply without one has no answer.
+
+    Example:
+        >>> JsonFieldAnswer().key('```json\\n{"reasoning": "\\\\frac{1}{2}", "answer": "Paris"}\\n```')
+        'paris'
+    """
+
+    def extract(self, reply: str) -> str | None:
+        return answer_field(reply)
+
+    def canonical(self, answer: str) -> str | None:
+        return normalize_text(answer)

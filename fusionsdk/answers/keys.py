@@ -15,17 +15,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
 
+from fusionsdk.answers.base import Extract
 from fusionsdk.answers.choice import choice_key
 from fusionsdk.answers.json_field import json_field_key
+from fusionsdk.answers.normalize import normalize_text
 from fusionsdk.answers.number import number_key
-from fusionsdk.answers.text import normalize_text, text_key
+from fusionsdk.answers.text import text_key
 
 __all__ = ["KEY_FUNCTIONS", "Extract", "normalize_answer", "same_answer"]
-
-#: How an answer is read before it is compared: the kinds of answer.
-Extract = Literal["text", "number", "choice", "json_field"]
 
 #: Kind -> the function giving a reply's key (None: the reply holds no answer of that kind).
 KEY_FUNCTIONS: Mapping[str, Callable[[str], str | None]] = {

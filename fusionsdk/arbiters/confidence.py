@@ -41,7 +41,7 @@ class ConfidenceArbiter(ConflictArbiter["ConfidenceArbiter.Options"]):
         conflict = self.detect(candidates)
         if not conflict.conflicted:
             return await self.kept_majority(candidates, conflict)
-        vote = confidence_vote(candidates, opts.extract, opts.default_confidence)
+        vote = confidence_vote(candidates, self.answers, opts.default_confidence)
         return FusionResult(
             vote.text,
             vote.winner,

@@ -2,7 +2,8 @@
 
 Three measures, each in a :class:`~fusionsdk.arbiters.base.Conflict`:
 
-* agreement rate: the share of candidates that give the most common (normalised) answer;
+* agreement rate: the share of candidates that give the most common answer, as the answer type
+  (``answer:``, default ``text``) reads and compares them: equivalent answers agree;
 * answer entropy: the Shannon entropy of the answer clusters, divided by its maximum
   ``log(n)`` for ``n`` candidates (0: all agree, 1: all differ);
 * embedding dispersion: the mean pairwise cosine distance of the answers' embeddings (0..2),
@@ -22,13 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 from pydantic import Field
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerOptions, AnswerType, Extract, build_answer_type
 from fusionsdk.arbiters.base import Arbiter, Conflict
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionResult
 from fusionsdk.fusion.majority_vote import MajorityVote
 from fusionsdk.fusion.similarity import embedding_similarities, load_embedder
-from fusionsdk.plugin import PluginOptions
 
 if TYPE_CHECKING:
     from fusionsdk.memory.base import Embedder
@@ -78,7 +78,7 @@ def embedding_dispersion(texts: Sequence[str], embedder: Embedder) -> float:
 def measure_conflict(
     candidates: Sequence[Candidate],
     *,
-    extract: Extract = "text",
+    extract: Extract | str | AnswerType[Any] = "text",
     threshold: float = 0.67,
     embedder: Embedder | None = None,
     max_dispersion: float | None = None,
@@ -87,13 +87,14 @@ def measure_conflict(
 
     Args:
         candidates: The answers.
-        extract: How answers are read before comparing (see
-            :func:`~fusionsdk.answers.normalize_answer`).
+        extract: The answer type that reads and compares answers, or its name (equivalent
+            answers agree: see :meth:`~fusionsdk.answers.AnswerType.vote_keys`).
         threshold: Agreement under which the answers are in conflict.
         embedder: Measures dispersion when given.
         max_dispersion: Dispersion over which the answers are in conflict too.
     """
-    keys = [normalize_answer(c.text, extract) for c in candidates]
+    answers = extract if isinstance(extract, AnswerType) else build_answer_type(extract)
+    keys = answers.vote_keys([c.text for c in candidates])
     agreement = agreement_rate(keys)
     dispersion = embedding_dispersion([c.text for c in candidates], embedder) if embedder else None
     conflicted = agreement < threshold or (
@@ -102,12 +103,14 @@ def measure_conflict(
     return Conflict(agreement, conflicted, entropy=answer_entropy(keys), dispersion=dispersion)
 
 
-class ConflictMeasureOptions(PluginOptions):
+class ConflictMeasureOptions(AnswerOptions):
     """How an arbiter compares answers.
 
     Attributes:
-        extract: How to read an answer before comparing: ``text``, ``number``, ``choice`` or
-            ``json_field``.
+        answer: The ``fusionsdk.answers`` type that reads and compares answers (``text``,
+            ``number``, ``choice``, ``math``, ...); equivalent answers agree.
+        answer_options: Its options.
+        extract: The older name of ``answer``, still accepted.
         embedder: A ``fusionsdk.embedders`` plugin to measure dispersion with (none: no
             dispersion).
         embedder_options: The embedder's own options.
@@ -115,7 +118,6 @@ class ConflictMeasureOptions(PluginOptions):
             (needs ``embedder``).
     """
 
-    extract: Extract = "text"
     embedder: str | None = None
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     max_dispersion: float | None = Field(None, ge=0, le=2)
@@ -155,7 +157,15 @@ class ConflictArbiter(Arbiter[ConflictOptionsT]):
             if opts.embedder is not None
             else None
         )
-        self._majority_vote = MajorityVote({"extract": opts.extract})
+        self.answers: AnswerType[Any] = opts.answer_type(self.registry)
+        self._majority_vote = MajorityVote(
+            {"answer": opts.answer or "text", "answer_options": opts.answer_options}, registry=self.registry
+        )
+
+    def answer_keys(self, texts: Sequence[str]) -> list[str]:
+        """The keys ``texts`` vote with under this arbiter's answer type (equivalent answers
+        share one)."""
+        return self.answers.vote_keys(texts)
 
     def conflict_threshold(self) -> float:
         """Agreement under which the candidates are in conflict."""
@@ -167,7 +177,7 @@ class ConflictArbiter(Arbiter[ConflictOptionsT]):
         opts: ConflictMeasureOptions = self.options
         return measure_conflict(
             candidates,
-            extract=opts.extract,
+            extract=self.answers,
             threshold=self.conflict_threshold(),
             embedder=self._embedder,
             max_dispersion=opts.max_dispersion,

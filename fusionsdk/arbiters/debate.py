@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions, agreement_rate
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
 from fusionsdk.fusion.model_lookup import require_model
@@ -109,7 +108,7 @@ class DebateArbiter(ConflictArbiter["DebateArbiter.Options"]):
             for reply in replies:
                 tally.add_completion(reply)
             answers = [reply.text for reply in replies]
-            agreement = agreement_rate([normalize_answer(text, opts.extract) for text in answers])
+            agreement = agreement_rate(self.answer_keys(answers))
             rounds.append(
                 {
                     "round": len(rounds) + 1,

@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import Field
 
-from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
 from fusionsdk.fusion.model_lookup import require_model
@@ -82,8 +81,8 @@ class EscalateArbiter(ConflictArbiter["EscalateArbiter.Options"]):
                 pieces.append(chunk.text)
                 context.emit(chunk.text)
         text = "".join(pieces)
-        key = normalize_answer(text, opts.extract)
-        match = next((c for c in candidates if normalize_answer(c.text, opts.extract) == key), None)
+        keys = self.answer_keys([text, *(c.text for c in candidates)])
+        match = next((c for c, k in zip(candidates, keys[1:], strict=True) if k == keys[0]), None)
         agrees = f", agreeing with {match.model}" if match else ", a new answer"
         return FusionResult(
             text,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fusionsdk.answers import normalize_answer
 from fusionsdk.arbiters.conflict import ConflictArbiter, ConflictOptions
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, FusionContext, FusionResult
@@ -71,8 +70,8 @@ class HumanArbiter(ConflictArbiter["HumanArbiter.Options"]):
                 f"agreement {conflict.agreement:.0%}: a person kept the majority answer",
                 details=details,
             )
-        key = normalize_answer(text, opts.extract)
-        match = next((c for c in candidates if normalize_answer(c.text, opts.extract) == key), None)
+        keys = self.answer_keys([text, *(c.text for c in candidates)])
+        match = next((c for c, k in zip(candidates, keys[1:], strict=True) if k == keys[0]), None)
         return FusionResult(
             text,
             match.model if match else None,

@@ -8,11 +8,34 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from fusionsdk.providers.hub import ModelHub
 
-stdout = Console(highlight=False, soft_wrap=True)
+#: How wide output written to a pipe or a file may be: tables keep their natural width there.
+PIPE_WIDTH = 10_000
+
+
+class OutputConsole(Console):
+    """A rich Console that, when it writes to a pipe or a file, is as wide as its content needs
+    (tables are not cut at the terminal's or an assumed 80 columns). ``COLUMNS`` or an explicit
+    ``width`` still win."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPE_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+stdout = OutputConsole(highlight=False, soft_wrap=True)
+#: Warnings, progress bars and errors: never mixed into stdout (``--json`` stays parseable).
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CONFIG_OPTION = typer.Option(
     None, "--config", "-c", help="YAML config file (default: the embedded models smollm2 and gemma3)."

@@ -2,19 +2,23 @@
 
 It only parses, calls the library and prints. Errors print one line (a traceback with
 ``--debug``) and exit non-zero: 2 for configuration errors, 1 for everything else (unexpected
-exceptions included: no traceback reaches the user without ``--debug``).
+exceptions included: no traceback reaches the user without ``--debug``). Warnings the
+library logs on the ``fusionsdk`` logger (a model fell back, a panel member was left out, a
+memory is empty) are printed on stderr as ``warning: ...``, each distinct one once.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from fusionsdk.cli._common import stderr
 from fusionsdk.errors import ConfigError, FusionError, PluginError
 
 try:  # typer >= 0.20 vendors click; its exceptions are not the standalone package's
@@ -23,9 +27,55 @@ except ImportError:  # pragma: no cover - older typer
     from click import ClickException  # type: ignore[assignment]
 from fusionsdk.registry import PluginKind, default_registry
 
-__all__ = ["build_app", "main"]
+__all__ = ["build_app", "main", "package_version"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def package_version() -> str:
+    """The installed fusionsdk version (``unknown`` when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fusionsdk")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fusionsdk {package_version()}")
+        raise typer.Exit()
+
+
+class _WarningPrinter(logging.Handler):
+    """Prints ``fusionsdk`` warnings on stderr, each distinct message once (an evaluation of a
+    thousand rows that all fall back warns once, then says how many repeats it held back)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+        self.repeats = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message in self.seen:
+            self.repeats += 1
+            return
+        self.seen.add(message)
+        label = ("error: ", "red") if record.levelno >= logging.ERROR else ("warning: ", "yellow")
+        stderr.print(Text.assemble(label, message))
+
+
+@contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    logger = logging.getLogger("fusionsdk")
+    printer = _WarningPrinter()
+    logger.addHandler(printer)
+    try:
+        yield
+    finally:
+        logger.removeHandler(printer)
+        if printer.repeats:
+            stderr.print(Text(f"({printer.repeats} repeated warnings not shown)", style="yellow"))
 
 
 def build_app() -> typer.Typer:
@@ -41,6 +91,9 @@ def build_app() -> typer.Typer:
     @app.callback()
     def root(
         debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+        version: bool = typer.Option(
+            False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
     ) -> None:
         """fusionsdk: multi-LLM orchestration."""
 
@@ -77,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: list[str], debug: bool) -> int:
     try:
-        build_app()(args=args, prog_name="fusionsdk", standalone_mode=False)
+        with _warnings_on_stderr():
+            build_app()(args=args, prog_name="fusionsdk", standalone_mode=False)
     except FusionError as err:
         if debug:
             traceback.print_exc()

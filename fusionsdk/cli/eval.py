@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from fusionsdk._sync import run_sync
-from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli._common import JSON_OPTION, print_json, stderr, stdout
 from fusionsdk.cli.base import Command
+from fusionsdk.cli.progress import progress
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.base import Scorer
-from fusionsdk.eval.harness import EvalReport, RowResult, evaluate, split_rows
+from fusionsdk.eval.explain import ExplainedRow, explain_rows
+from fusionsdk.eval.harness import EvalReport, evaluate, split_rows
 from fusionsdk.providers.replay import ReplayRow, load_replay
 from fusionsdk.registry import PluginKind, default_registry
 
@@ -46,6 +50,23 @@ def _scorer(name: str) -> Scorer:
         raise ConfigError(str(err), path="--scorer") from None
 
 
+_NUMBER = re.compile(r"\s*[-−]?\$?\d[\d,]*(?:\.\d+)?%?\s*")
+
+
+def scorer_hint(scorer: str, report: EvalReport, rows: Sequence[ReplayRow]) -> str | None:
+    """A hint when the scorer looks wrong for the data: ``exact`` scoring nothing while most
+    references are numbers (replies such as "The answer is 18." never equal "18")."""
+    if scorer != "exact" or report.accuracy > 0 or not rows:
+        return None
+    numeric = sum(1 for row in rows if _NUMBER.fullmatch(row.answer))
+    if numeric < 0.8 * len(rows):
+        return None
+    return (
+        f"every answer scored 0 with the exact scorer, and {numeric} of {len(rows)} references are "
+        "numbers: try -s numeric (it compares the final number of each reply)"
+    )
+
+
 def _print_report(report: EvalReport) -> None:
     low, high = report.ci95
     stdout.print(
@@ -70,6 +91,15 @@ def _print_report(report: EvalReport) -> None:
         )
 
 
+def _print_explained(explained: list[ExplainedRow]) -> None:
+    for row in explained:
+        table = Table("reply", "tail", "answer read", "score", title=f"{row.id}: reference {row.reference!r}")
+        table.add_row("reference", "", repr(row.reference_answer), "")
+        for line in row.lines:
+            table.add_row(line.source, line.tail, repr(line.answer), f"{line.score:g}")
+        stdout.print(table)
+
+
 def eval_command(
     config: Path = typer.Argument(..., help="Graph config (YAML)."),
     dataset: Path = DATASET,
@@ -81,6 +111,9 @@ def eval_command(
     as_json: bool = JSON_OPTION,
     report: Path | None = REPORT,
     ratings: bool = typer.Option(False, "--ratings", help="Also rate the models (Elo, Bradley-Terry)."),
+    explain: int | None = typer.Option(
+        None, "--explain", min=1, help="Show N sampled rows: each reply's tail, the answer read, the verdict."
+    ),
 ) -> None:
     """Run the graph on every row of a dataset and report accuracy (with a 95% interval), cost,
     tokens, latency, each model's accuracy and cost, the oracle and the routing shares."""
@@ -89,30 +122,24 @@ def eval_command(
     graph = compile_file(config)
     rows = _rows(dataset, split, seed, limit)
     judge = _scorer(scorer)
-    with Progress(
-        TextColumn("eval"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stdout if not as_json else None,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        task = progress.add_task("rows", total=len(rows))
-
-        def advance(_: RowResult) -> None:
-            progress.advance(task)
-
-        result = run_sync(evaluate(graph, rows, judge, concurrency=concurrency, on_row=advance))
+    with progress("eval", total=len(rows)) as bar:
+        result = run_sync(evaluate(graph, rows, judge, concurrency=concurrency, on_row=bar.advance))
+    hint = scorer_hint(scorer, result, rows)
+    if hint is not None:
+        stderr.print(Text.assemble(("hint: ", "cyan"), hint))
     if report is not None:
         from fusionsdk.eval.report import render_html
 
         report.write_text(render_html(result, title=f"{config.name} on {dataset.name}"), encoding="utf-8")
     rated = result.ratings() if ratings else None
+    explained = explain_rows(result.rows, rows, judge, explain, seed=seed) if explain else None
     if as_json:
-        print_json({**result.as_dict(), **({"ratings": rated} if rated else {})})
+        extra = {"explain": [row.as_dict() for row in explained]} if explained is not None else {}
+        print_json({**result.as_dict(), **({"ratings": rated} if rated else {}), **extra})
         return
     _print_report(result)
+    if explained is not None:
+        _print_explained(explained)
     if rated:
         table = Table("model", "Elo", "Bradley-Terry")
         for model, elo in sorted(rated["elo"].items(), key=lambda kv: -kv[1]):
@@ -144,16 +171,18 @@ def sweep_command(
             parsed.append(json.loads(raw))
         except ValueError:
             raise ConfigError(f"not JSON: {raw!r}", path=f"--value[{i}]") from None
-    result = run_sync(
-        sweep(
-            load_config(config),
-            param,
-            parsed,
-            _rows(dataset, split, seed, limit),
-            _scorer(scorer),
-            concurrency=concurrency,
+    with progress(f"sweep of {param}", total=len(parsed)) as bar:
+        result = run_sync(
+            sweep(
+                load_config(config),
+                param,
+                parsed,
+                _rows(dataset, split, seed, limit),
+                _scorer(scorer),
+                concurrency=concurrency,
+                on_value=bar.advance,
+            )
         )
-    )
     summary = result.as_dict()
     if report is not None:
         from fusionsdk.eval.report import render_html

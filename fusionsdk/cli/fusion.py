@@ -12,6 +12,7 @@ from fusionsdk._sync import run_sync
 from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, LIMIT, SCORER, SEED, SPLIT, _rows, _scorer
+from fusionsdk.cli.progress import progress
 from fusionsdk.errors import ConfigError
 
 __all__ = ["FusionCommand"]
@@ -61,20 +62,22 @@ def fit_command(
     rows = _rows(dataset, split, seed, limit)
     judge = _scorer(scorer)
     try:
-        fit = run_sync(
-            fit_config(
-                parsed,
-                rows,
-                judge,
-                panel=panel,
-                max_panel=max_panel,
-                extract=extract,  # type: ignore[arg-type]
-                top_n=top_n,
-                max_cost_usd=max_cost,
-                concurrency=concurrency,
-                base_dir=config.resolve().parent,
+        with progress("fusion fit: evaluating the panel", total=len(rows)) as bar:
+            fit = run_sync(
+                fit_config(
+                    parsed,
+                    rows,
+                    judge,
+                    panel=panel,
+                    max_panel=max_panel,
+                    extract=extract,  # type: ignore[arg-type]
+                    top_n=top_n,
+                    max_cost_usd=max_cost,
+                    concurrency=concurrency,
+                    base_dir=config.resolve().parent,
+                    on_row=bar.advance,
+                )
             )
-        )
     except ConfigError as err:
         if err.path in _OPTIONS:
             raise ConfigError(err.message, path=_OPTIONS[err.path]) from None

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
+from fusionsdk.cli.progress import progress
 from fusionsdk.errors import ConfigError
 
 __all__ = ["MemoryCommand"]
@@ -62,7 +63,7 @@ def add_command(
     from fusionsdk.memory.ingest import ingest
 
     store, root = open_memory(config, memory, collection=collection)
-    with store:
+    with store, progress("memory add: embedding chunks") as bar:
         report = ingest(
             store,
             paths,
@@ -72,6 +73,8 @@ def add_command(
             overlap=overlap,
             batch_size=batch_size,
             root=root,
+            on_total=bar.set_total,
+            on_batch=lambda ids, _added: bar.advance(steps=len(ids)),
         )
         total = store.count()
     if as_json:

@@ -17,6 +17,7 @@ from fusionsdk._sync import run_sync
 from fusionsdk.cli._common import JSON_OPTION, command_group, print_json, stdout
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, LIMIT, SCORER, SEED, SPLIT, _rows, _scorer
+from fusionsdk.cli.progress import progress
 from fusionsdk.config.lookup import find_node
 from fusionsdk.errors import ConfigError
 
@@ -80,21 +81,23 @@ def train_command(
     parsed, settings = load_config(config), _settings(setting)
     rows, judge = _rows(dataset, split, seed, limit), _scorer(scorer)
     try:
-        fit = run_sync(
-            train_config(
-                parsed,
-                rows,
-                judge,
-                node=node,
-                method=method,
-                embedder=embedder,
-                settings=settings,
-                seed=seed,
-                concurrency=concurrency,
-                feedback=FeedbackLog(feedback) if feedback else None,
-                base_dir=config.resolve().parent,
+        with progress("router train: evaluating the models", total=len(rows)) as bar:
+            fit = run_sync(
+                train_config(
+                    parsed,
+                    rows,
+                    judge,
+                    node=node,
+                    method=method,
+                    embedder=embedder,
+                    settings=settings,
+                    seed=seed,
+                    concurrency=concurrency,
+                    feedback=FeedbackLog(feedback) if feedback else None,
+                    base_dir=config.resolve().parent,
+                    on_row=bar.advance,
+                )
             )
-        )
     except ConfigError as err:
         if err.path in _OPTIONS or (err.path or "").startswith("options.embedder"):
             raise ConfigError(err.message, path=_OPTIONS.get(err.path or "", "--embedder")) from None

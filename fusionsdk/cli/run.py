@@ -20,6 +20,50 @@ __all__ = ["RunCommand"]
 DEFAULT_CHECKPOINT = Path(".fusionsdk") / "checkpoints.sqlite"
 
 
+#: How much of each answer the text trace shows.
+ANSWER_CHARS = 72
+
+
+def shorten(text: str, limit: int = ANSWER_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _candidates_by_node(result: RunResult) -> dict[str, list[dict[str, Any]]]:
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for candidate in result.candidates:
+        by_node.setdefault(str(candidate.get("node")), []).append(candidate)
+    return by_node
+
+
+def step_lines(step: dict[str, Any], answers: list[dict[str, Any]]) -> list[str]:
+    """The text trace of one step: its summary line, then its fallbacks, answers and clusters."""
+    decisions = step.get("decisions", [])
+    reasons = "; ".join(d.get("reason", "") for d in decisions if d.get("reason"))
+    models = ",".join(step["models"])
+    lines = [f"  {step['node']} ({step['kind']}) {step['latency_s']:.2f}s {models} {reasons}".rstrip()]
+    for fallback in step.get("fallbacks", []):
+        why = f": {fallback['reason']}" if fallback.get("reason") else ""
+        lines.append(f"      fallback: {fallback['model']} answered for {fallback['fallback_from']}{why}")
+    for answer in answers:
+        lines.append(f"      {answer['model']}: {shorten(str(answer.get('text', '')))!r}")
+    for decision in decisions:
+        for failure in decision.get("failed") or ():
+            lines.append(f"      {failure['model']} left out: {failure['error']}")
+        clusters = decision.get("clusters") or ()
+        if clusters:
+            parts = [
+                f"{shorten(str(c['answer']), 40)!r} ×{c['votes']} ({', '.join(c['models'])})"
+                for c in clusters
+            ]
+            tie = len(clusters) > 1 and clusters[0]["votes"] == clusters[1]["votes"]
+            label = f"{len(clusters)} cluster{'s' if len(clusters) > 1 else ''}"
+            note = " (a tie: no answer has a majority)" if tie else ""
+            lines.append(f"      {label}: " + " | ".join(parts) + note)
+    return lines
+
+
 def _print_result(result: RunResult) -> None:
     if result.interrupted is not None:
         stdout.print(Text.assemble(("paused: ", "yellow"), str(result.interrupted.get("question", ""))))
@@ -36,14 +80,12 @@ def _print_result(result: RunResult) -> None:
             style="dim",
         )
     )
+    pending = _candidates_by_node(result)
     for step in result.trace:
-        reasons = "; ".join(d.get("reason", "") for d in step.get("decisions", []) if d.get("reason"))
-        models = ",".join(step["models"])
-        stdout.print(
-            Text(
-                f"  {step['node']} ({step['kind']}) {step['latency_s']:.2f}s {models} {reasons}", style="dim"
-            )
-        )
+        queue = pending.get(step["node"], [])
+        answers, pending[step["node"]] = queue[: len(step["models"])], queue[len(step["models"]) :]
+        for line in step_lines(step, answers):
+            stdout.print(Text(line, style="dim"))
 
 
 def run(

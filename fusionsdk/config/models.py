@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fusionsdk.config.urls import check_base_url
-from fusionsdk.config.validation import config_error
+from fusionsdk.config.validation import config_error, in_config
 
 __all__ = ["BreakerSpec", "Locality", "LocalitySetting", "ModelSpec", "Prices", "RetrySpec"]
 
@@ -113,8 +113,10 @@ class ModelSpec(_Strict):
         try:
             super().__init__(**data)
         except ValidationError as err:
+            if in_config():  # the whole config reports it, with its other problems
+                raise
             name = data.get("name")
-            raise config_error(err, f"models.{name}" if isinstance(name, str) else "") from None
+            raise config_error(err, f"models.{name}" if isinstance(name, str) else "", type(self)) from None
 
     @field_validator("name")
     @classmethod

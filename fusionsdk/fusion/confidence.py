@@ -14,11 +14,11 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerType, Extract, build_answer_type
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
 from fusionsdk.plugin import PluginOptions
@@ -110,9 +110,10 @@ def candidate_confidence(candidate: Candidate, default: float = 0.5) -> tuple[fl
 
 
 def confidence_vote(
-    candidates: Sequence[Candidate], extract: Extract = "text", default: float = 0.5
+    candidates: Sequence[Candidate], extract: Extract | AnswerType[Any] = "text", default: float = 0.5
 ) -> FusionResult:
-    """Vote over normalised answers, each candidate weighing ``confidence * weight``.
+    """Vote over answers (read by the answer type ``extract``, or the one it names; equivalent
+    answers are one), each candidate weighing ``confidence * weight``.
 
     The answer with the most weight wins (ties: the most confident voter, then the answer seen
     first); its text is the first such candidate's, without the confidence statement.
@@ -127,10 +128,11 @@ def confidence_vote(
     first: dict[str, Candidate] = {}
     confidence: dict[str, float] = {}
     sources: dict[str, int] = defaultdict(int)
-    for candidate in candidates:
+    answers = extract if isinstance(extract, AnswerType) else build_answer_type(extract)
+    keys = answers.vote_keys([strip_confidence(c.text) for c in candidates])
+    for key, candidate in zip(keys, candidates, strict=True):
         value, source = candidate_confidence(candidate, default)
         sources[source] += 1
-        key = normalize_answer(strip_confidence(candidate.text), extract)
         totals[key] += value * candidate.weight
         surest[key] = max(surest[key], value)
         first.setdefault(key, candidate)

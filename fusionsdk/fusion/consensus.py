@@ -3,7 +3,8 @@
 Answers that cannot be voted on (summaries, explanations, code) rarely match word for word, but
 the one most similar to the rest is the one that says what most of them say. Similarity is the
 cosine of embeddings when ``embedder`` names a ``fusionsdk.embedders`` plugin, and a lexical
-measure that needs no model otherwise.
+measure that needs no model otherwise. With ``answer:`` (an answer type), candidates whose
+answers are equivalent are one point, weighing what they weigh together.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from fusionsdk.answers import AnswerOptions, AnswerType
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
 from fusionsdk.fusion.similarity import Lexical, embedding_similarities, lexical_similarities, load_embedder
-from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import Registry
 
 __all__ = ["MedoidConsensus"]
@@ -35,10 +36,13 @@ class MedoidConsensus(Fuser["MedoidConsensus.Options"]):
         ``fuse: {kind: fuse, strategy: consensus, options: {embedder: fake}}``
     """
 
-    class Options(PluginOptions):
+    class Options(AnswerOptions):
         """Options of consensus.
 
         Attributes:
+            answer: A ``fusionsdk.answers`` type; when given, candidates with equivalent
+                answers count as one answer (None: only identical texts do).
+            answer_options: Its options.
             embedder: A ``fusionsdk.embedders`` plugin; None uses ``lexical``.
             embedder_options: The embedder's own options.
             lexical: ``char_ngrams`` (cosine of character n-gram counts) or ``word_jaccard``.
@@ -58,6 +62,9 @@ class MedoidConsensus(Fuser["MedoidConsensus.Options"]):
             if opts.embedder is not None
             else None
         )
+        self.answers: AnswerType[Any] | None = (
+            opts.answer_type(self.registry) if opts.answer is not None else None
+        )
 
     def _similarities(self, texts: Sequence[str]) -> np.ndarray:
         opts: MedoidConsensus.Options = self.options
@@ -70,22 +77,27 @@ class MedoidConsensus(Fuser["MedoidConsensus.Options"]):
     ) -> FusionResult:
         if not candidates:
             raise FusionError("consensus needs at least one candidate")
-        texts = list(dict.fromkeys(c.text for c in candidates))
-        index = {text: i for i, text in enumerate(texts)}
+        # One point per distinct answer: identical texts, or equivalent answers with ``answer``.
+        keys = self.answers.vote_keys([c.text for c in candidates]) if self.answers else None
+        group = keys or [c.text for c in candidates]
+        text_of = {key: c.text for key, c in reversed(list(zip(group, candidates, strict=True)))}
+        points = list(dict.fromkeys(group))
+        texts = [text_of[key] for key in points]
+        index = {key: i for i, key in enumerate(points)}
         mass = np.zeros(len(texts))
-        for candidate in candidates:
-            mass[index[candidate.text]] += candidate.weight
+        for key, candidate in zip(group, candidates, strict=True):
+            mass[index[key]] += candidate.weight
         # The weighted medoid: each answer's similarity to every candidate, itself included,
         # each counted with its weight (so repeated and trusted answers pull harder).
         total = mass.sum()
         closeness = self._similarities(texts) @ mass / (total if total > 0 else 1.0)
         best = max(range(len(texts)), key=lambda i: (round(float(closeness[i]), 12), mass[i], -i))
-        winner = next(c for c in candidates if c.text == texts[best])
+        winner = next(c for key, c in zip(group, candidates, strict=True) if index[key] == best)
         how = f"embedder {self.options.embedder}" if self._embedder else self.options.lexical
         return FusionResult(
             text=winner.text,
             winner=winner.model,
-            scores={c.model: float(closeness[index[c.text]]) for c in candidates},
+            scores={c.model: float(closeness[index[k]]) for k, c in zip(group, candidates, strict=True)},
             reason=f"medoid of {len(texts)} distinct answers by {how}: "
             f"weighted mean similarity {float(closeness[best]):.2f} to all answers",
         )

@@ -4,29 +4,43 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerOptions, AnswerType
 from fusionsdk.errors import FusionError
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
-from fusionsdk.plugin import PluginOptions
+
+if TYPE_CHECKING:
+    from fusionsdk.registry import Registry
 
 __all__ = ["MajorityVote"]
 
 
 class MajorityVote(Fuser["MajorityVote.Options"]):
-    """Vote over normalised answers. Each candidate votes with its weight; the answer with the
-    most weight wins, ties going to the answer whose heaviest voter weighs most, then to the
-    answer seen first. The winning text is the first candidate's text with that answer."""
+    """Vote over normalised answers, read and compared by an answer type (``answer:``, default
+    ``text``): equivalent answers (``1/2`` and ``0.5`` under ``math``) are one answer. Each
+    candidate votes with its weight; the answer with the most weight wins, ties going to the
+    answer whose heaviest voter weighs most, then to the answer seen first. The winning text is
+    the first candidate's text with that answer.
 
-    class Options(PluginOptions):
+    Example:
+        ``vote: {kind: fuse, strategy: majority_vote, options: {answer: math}}``
+    """
+
+    class Options(AnswerOptions):
         """Options of majority_vote.
 
         Attributes:
-            extract: How to read an answer before voting: ``text``, ``number``, ``choice``
-                or ``json_field`` (see :func:`~fusionsdk.answers.normalize_answer`).
+            answer: The ``fusionsdk.answers`` type answers are read and compared with
+                (``text``, ``number``, ``choice``, ``math``, ``python_literal``, ...).
+            answer_options: Its options.
+            extract: The older name of ``answer`` (``text``, ``number``, ``choice``,
+                ``json_field``), still accepted.
         """
 
-        extract: Extract = "text"
+    def __init__(self, options: Any = None, *, registry: Registry | None = None) -> None:
+        super().__init__(options, registry=registry)
+        self.answers: AnswerType[Any] = self.options.answer_type(self.registry)
 
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None
@@ -36,8 +50,8 @@ class MajorityVote(Fuser["MajorityVote.Options"]):
         totals: dict[str, float] = defaultdict(float)
         heaviest: dict[str, float] = defaultdict(float)
         first: dict[str, Candidate] = {}
-        for candidate in candidates:
-            key = normalize_answer(candidate.text, self.options.extract)
+        keys = self.answers.vote_keys([c.text for c in candidates])
+        for key, candidate in zip(keys, candidates, strict=True):
             totals[key] += candidate.weight
             heaviest[key] = max(heaviest[key], candidate.weight)
             first.setdefault(key, candidate)
@@ -48,6 +62,6 @@ class MajorityVote(Fuser["MajorityVote.Options"]):
         return FusionResult(
             text=winner.text,
             winner=winner.model,
-            scores={c.model: totals[normalize_answer(c.text, self.options.extract)] for c in candidates},
+            scores={c.model: totals[key] for key, c in zip(keys, candidates, strict=True)},
             reason=f"answer '{best}' won {share:.0%} of the vote among {len(order)} distinct answers",
         )

@@ -21,11 +21,11 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerOptions, AnswerType, build_answer_type
 from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.files import locked
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
@@ -37,6 +37,9 @@ from fusionsdk.fusion.weights_file import (
     write_weights,
 )
 from fusionsdk.plugin import PluginOptions
+
+if TYPE_CHECKING:
+    from fusionsdk.registry import Registry
 
 __all__ = ["WeightedVote", "tally"]
 
@@ -78,19 +81,23 @@ def tally(votes: Sequence[tuple[str, float]], integer_bonus: float = 0.0) -> tup
 
 
 class WeightedVote(Fuser["WeightedVote.Options"]):
-    """Vote over normalised answers, each candidate's vote weighing its model's weight times the
-    candidate's own ``weight``. The winning text is the first candidate's with the winning answer.
+    """Vote over answers read by an answer type (``answer:``), equivalent answers sharing one
+    vote, each candidate's vote weighing its model's weight times the candidate's own
+    ``weight``. The winning text is the first candidate's with the winning answer.
 
-    ``extract``, ``integer_bonus`` and ``default_weight`` left unset take the weights file's
-    values (when it has them), else ``text``, 0 and 1. Inline ``weights`` override the file's.
+    ``answer`` (or its older name ``extract``), ``integer_bonus`` and ``default_weight`` left
+    unset take the weights file's values (when it has them), else ``text``, 0 and 1. Inline
+    ``weights`` override the file's.
     """
 
-    class Options(PluginOptions):
+    class Options(AnswerOptions):
         """Options of weighted_vote.
 
         Attributes:
-            extract: How to read an answer before voting: ``text``, ``number``, ``choice`` or
-                ``json_field`` (see :func:`~fusionsdk.answers.normalize_answer`).
+            answer: The ``fusionsdk.answers`` type answers are read and compared with
+                (``text``, ``number``, ``choice``, ``math``, ...).
+            answer_options: Its options.
+            extract: The older name of ``answer``, still accepted.
             weights: Weight per model name (at least 0; 0 means the model does not vote).
             weights_file: A JSON weights file (relative to the working folder); updated in place
                 by :meth:`WeightedVote.update`.
@@ -102,7 +109,6 @@ class WeightedVote(Fuser["WeightedVote.Options"]):
                 feedback starts moving it.
         """
 
-        extract: Extract | None = None
         weights: dict[str, float] = Field(default_factory=dict)
         weights_file: Path | None = None
         default_weight: float | None = Field(None, ge=0)
@@ -127,8 +133,10 @@ class WeightedVote(Fuser["WeightedVote.Options"]):
                     raise ValueError(f"{path}: extract: must be one of {known}, got {extract!r}")
             return path
 
-    def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: PluginOptions | dict[str, Any] | None = None, *, registry: Registry | None = None
+    ) -> None:
+        super().__init__(options, registry=registry)
         self._lock = threading.Lock()
         self._inline = dict(self.options.weights)
         self._load()
@@ -138,7 +146,12 @@ class WeightedVote(Fuser["WeightedVote.Options"]):
         self._data = self._read() if opts.weights_file is not None else WeightsData()
         self._table = {**self._data.weights, **self._inline}
         settings = self._data.settings
-        self.extract: Extract = opts.extract or settings.get("extract", "text")
+        name = opts.answer or settings.get("answer") or settings.get("extract") or "text"
+        if name != getattr(self, "extract", None):
+            answer_options = opts.answer_options if opts.answer else settings.get("answer_options", {})
+            self.answers: AnswerType[Any] = build_answer_type(name, answer_options, registry=self.registry)
+        #: The name of the answer type in use.
+        self.extract: str = name
         self.integer_bonus = _pick(opts.integer_bonus, settings.get("integer_bonus"), 0.0)
         self.default_weight = _pick(opts.default_weight, settings.get("default_weight"), 1.0)
 
@@ -171,7 +184,7 @@ class WeightedVote(Fuser["WeightedVote.Options"]):
         if not candidates:
             raise FusionError("weighted_vote needs at least one candidate")
         table = self._table  # one snapshot: updates replace the table, never mutate it
-        keys = [normalize_answer(c.text, self.extract) for c in candidates]
+        keys = self.answers.vote_keys([c.text for c in candidates])
         pairs = list(zip(keys, candidates, strict=True))
         votes = [(key, table.get(c.model, self.default_weight) * c.weight) for key, c in pairs]
         best, totals = tally(votes, self.integer_bonus)

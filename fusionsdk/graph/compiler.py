@@ -106,6 +106,13 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
             "usage": update.get("usage", {}),
             "cost_usd": update.get("cost_usd", 0.0),
         }
+        fallbacks = [
+            {"model": c["model"], "fallback_from": c["fallback_from"], "reason": c.get("fallback_reason")}
+            for c in update.get("candidates", [])
+            if c.get("fallback_from")
+        ]
+        if fallbacks:  # a fallback answered for a model of this node: say so
+            entry["fallbacks"] = fallbacks
         if update.get("decisions"):
             entry["decisions"] = update["decisions"]
             if span is not None:

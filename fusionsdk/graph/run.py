@@ -490,8 +490,18 @@ class Graph:
         except ImportError:
             raise GraphError("drawing a PNG needs pygraphviz: pip install pygraphviz") from None
 
+    def svg(self) -> str:
+        """The graph as a self-contained SVG, drawn by fusionsdk (no script, no network)."""
+        from fusionsdk.graph.diagram import svg
+
+        drawn = self._builder.compile().get_graph()
+        names = list(drawn.nodes)
+        order = sorted(names, key=lambda n: (n != "__start__", n == "__end__"))
+        edges = [(e.source, e.target, bool(e.conditional)) for e in drawn.edges]
+        return svg(order, edges)
+
     def _repr_markdown_(self) -> str:
-        """The graph as a Mermaid diagram (for Markdown front ends)."""
+        """Markdown-only front ends get the Mermaid source (rendered where Mermaid is available)."""
         return f"```mermaid\n{self.mermaid()}\n```"
 
     def _repr_html_(self) -> str:

@@ -142,4 +142,7 @@ def candidate_record(completion: Any) -> dict[str, Any]:
         "cost_usd": completion.cost_usd,
         "latency_s": completion.latency_s,
         "locality": completion.locality,
+        "deployment": completion.deployment,
+        "fallback_from": completion.fallback_from,
+        "fallback_reason": completion.fallback_reason,
     }

@@ -5,6 +5,10 @@ plugin, ``memory.<name>.embedder`` a ``fusionsdk.embedders`` plugin. Checking (n
 happens when the hub is made, so a graph with a bad memory fails to compile with the field's
 path; opening (folders, locks, connections, model loading) waits until a node or command first
 uses the memory, so compiling never locks a store.
+
+Embedders are built once per process (per plugin and options) and shared by every hub, so a
+program that opens memories again and again (a server answering queries, a notebook) loads its
+embedding model once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,22 @@ from fusionsdk.memory.base import Embedder, MemoryStore
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.registry import PluginKind, Registry, default_registry
 
-__all__ = ["MemoryHub", "default_memory_spec", "open_memory"]
+__all__ = ["MemoryHub", "default_memory_spec", "open_memory", "shared_embedder"]
+
+_EMBEDDERS_LOCK = threading.Lock()
+# (registry id, plugin name, options) -> (registry, embedder); the registry is kept so its id
+# cannot be reused by another registry while the entry lives.
+_EMBEDDERS: dict[tuple[int, str, str], tuple[Registry, Embedder]] = {}
+
+
+def shared_embedder(registry: Registry, key: tuple[str, str], build: Any) -> Embedder:
+    """The process's embedder for ``key`` (plugin name, options), built with ``build()`` the
+    first time it is asked for."""
+    with _EMBEDDERS_LOCK:
+        entry = _EMBEDDERS.get((id(registry), *key))
+        if entry is None or entry[0] is not registry:
+            entry = _EMBEDDERS[(id(registry), *key)] = (registry, build())
+        return entry[1]
 
 
 def default_memory_spec() -> MemorySpec:
@@ -79,7 +98,6 @@ class MemoryHub(Mapping[str, MemoryStore]):
         base = base_dir or Path(".")
         self._plans = {name: _Plan(name, spec, self._registry, base) for name, spec in memory.items()}
         self._stores: dict[str, MemoryStore] = {}
-        self._embedders: dict[tuple[str, str], Embedder] = {}
         self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> MemoryStore:
@@ -91,9 +109,7 @@ class MemoryHub(Mapping[str, MemoryStore]):
             if plan is None:
                 known = ", ".join(sorted(self._plans)) or "none: add a 'memory:' section"
                 raise ConfigError(f"unknown memory '{name}' (known: {known})")
-            embedder = self._embedders.get(plan.embedder_key)
-            if embedder is None:
-                embedder = self._embedders[plan.embedder_key] = plan.embedder.build()
+            embedder = shared_embedder(self._registry, plan.embedder_key, plan.embedder.build)
             opened: MemoryStore[Any] = plan.store.build(embedder=embedder)
             self._stores[name] = opened
             return opened

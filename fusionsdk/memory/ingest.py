@@ -145,6 +145,7 @@ def ingest(
     batch_size: int = 64,
     root: Path | None = None,
     on_batch: BatchCallback | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Read, chunk, label and store files and folders (see the module docstring).
 
@@ -158,6 +159,8 @@ def ingest(
         batch_size: Chunks per committed batch.
         root: Folder that ``source`` labels are relative to (default: the working folder).
         on_batch: Called after each committed batch.
+        on_total: Called once, before anything is embedded, with the number of chunks to
+            commit (what a progress bar counts ``on_batch``'s chunks against).
 
     Raises:
         IngestError: A path is missing or a file cannot be read (before anything is written).
@@ -183,6 +186,7 @@ def ingest(
             pending.clear()
 
     stamp = now_iso()
+    fresh: list[Chunk] = []
     for document, source in documents:
         chunks = document_chunks(
             document,
@@ -200,9 +204,13 @@ def ingest(
                 report.duplicates += 1
                 continue
             seen.add(chunk.id)
-            pending.append(chunk)
-            if len(pending) >= batch_size:
-                flush()
+            fresh.append(chunk)
+    if on_total is not None:
+        on_total(len(fresh))
+    for chunk in fresh:  # chunking is cheap; embedding and committing are the long part
+        pending.append(chunk)
+        if len(pending) >= batch_size:
+            flush()
     flush()
     # only now, with every new chunk committed: a passage shared with another file stays
     report.removed = _remove_stale(store, report.sources, seen)

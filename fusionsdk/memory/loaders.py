@@ -1,7 +1,7 @@
 """Read text, Markdown, HTML and PDF files into plain text for ingestion.
 
 HTML goes through the standard library's :class:`html.parser.HTMLParser` (scripts, styles and
-hidden templates dropped); PDF through ``pypdf`` (``pip install 'fusionsdk[local]'``). A folder
+hidden templates dropped); PDF through ``pypdf`` (``pip install 'fusionsdk[memory]'``). A folder
 is walked recursively, keeping the files of a known type and skipping hidden ones.
 """
 
@@ -129,7 +129,7 @@ def _load_pdf(path: Path) -> Document:
         from pypdf import PdfReader
         from pypdf.errors import PyPdfError
     except ImportError:
-        raise IngestError(f"reading {path} needs pypdf: pip install 'fusionsdk[local]'") from None
+        raise IngestError(f"reading {path} needs pypdf: pip install 'fusionsdk[memory]'") from None
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:

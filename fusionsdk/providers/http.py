@@ -4,6 +4,7 @@ status-code mapping, Server-Sent Events parsing and the reachability probe, all 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "map_transport_error",
     "probe",
     "probe_deployment",
+    "unreachable_reason",
 ]
 
 # TGI: "`inputs` tokens + `max_new_tokens` must be <= N", "`inputs` must have less than N tokens".
@@ -94,10 +96,35 @@ def _stream_error(event: dict[str, Any]) -> ProviderError:
     return ProviderUnavailable(message)
 
 
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a connection could not be made, in words ("connection refused", "host not found"),
+    from ``exc`` and the errors it was raised from."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 16:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    for error in seen:
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(error, socket.gaierror):
+            return "host not found"
+        if isinstance(error, ConnectionResetError):
+            return "connection reset"
+        if isinstance(error, httpx.ConnectTimeout | TimeoutError):
+            return "timed out while connecting"
+    return "connection failed"
+
+
 def map_transport_error(exc: Exception) -> ProviderError:
-    """Translate an httpx transport error (or a JSON decoding error) into a ProviderError."""
+    """Translate an httpx transport error (or a JSON decoding error) into a ProviderError; a
+    connection that could not be made reads "cannot connect to URL: connection refused"."""
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc, httpx.ConnectError):
+        request = getattr(exc, "_request", None)
+        where = str(request.url) if request is not None else "the server"
+        return ProviderUnavailable(redact(f"cannot connect to {where}: {unreachable_reason(exc)}"))
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(redact(f"timed out: {type(exc).__name__}"))
     if isinstance(exc, httpx.HTTPError):
@@ -167,7 +194,7 @@ async def probe(
         async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
             response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
-        return Reachability("unreachable", redact(f"{type(exc).__name__}"))
+        return Reachability("unreachable", redact(f"{url}: {unreachable_reason(exc)}"))
     if response.is_success:
         return Reachability("ok", f"HTTP {response.status_code}")
     return Reachability("error", redact(f"HTTP {response.status_code}"))

@@ -3,7 +3,10 @@
 LiteLLM is imported lazily (it takes seconds and, unless told otherwise, fetches its price map
 over the network at import). Before the import we ask for the bundled price map, switch off its
 retries and debug banners, and install the secret filter on its loggers. Every exception it, the
-openai SDK or httpx raises is mapped to a :class:`~fusionsdk.errors.ProviderError` subclass here.
+openai SDK or httpx raises is mapped to a :class:`~fusionsdk.errors.ProviderError` subclass here;
+a connection that could not be made reads in plain words with its URL ("cannot connect to
+http://127.0.0.1:9/v1: connection refused"), not as LiteLLM's "InternalServerError:
+OpenAIException - Connection error.".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import logging
 import os
 import re
+import socket
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any
@@ -26,9 +30,10 @@ from fusionsdk.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from fusionsdk.providers.http import unreachable_reason
 from fusionsdk.providers.secrets import install_log_filter, redact
 
-__all__ = ["litellm", "map_litellm_error", "parse_retry_after"]
+__all__ = ["connection_failure", "litellm", "map_litellm_error", "parse_retry_after"]
 
 _CONTEXT_HINT = re.compile(
     r"context length|context window|maximum context|too many tokens|prompt is too long|"
@@ -158,10 +163,65 @@ _by_status: dict[int, type[ProviderError]] = {
 }
 
 
-def map_litellm_error(exc: BaseException) -> ProviderError:
-    """Translate any LiteLLM/openai/httpx exception into a scrubbed ProviderError."""
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 16:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _not_connected(chain: list[BaseException]) -> bool:
+    """Whether the chain says a connection could not be made."""
+    import httpx
+    import openai
+
+    return any(
+        isinstance(e, httpx.ConnectError | openai.APIConnectionError | ConnectionError | socket.gaierror)
+        or type(e).__name__ == "ClientConnectorError"  # aiohttp, which LiteLLM may use
+        for e in chain
+    )
+
+
+def _url(chain: list[BaseException]) -> str | None:
+    for error in chain:
+        request = getattr(error, "_request", None) or getattr(error, "request", None)
+        url = getattr(request, "url", None)
+        if url is not None:
+            return str(url)
+    return None
+
+
+def connection_failure(exc: BaseException, url: str | None = None) -> ProviderUnavailable | None:
+    """A :class:`ProviderUnavailable` saying in plain words that ``url`` could not be reached
+    (``cannot connect to URL: connection refused``), when that is what ``exc`` (or what it was
+    raised from) says; None for any other error.
+
+    Args:
+        exc: The exception LiteLLM, openai, httpx or aiohttp raised.
+        url: The server's URL, when the caller knows it (else the request's, if recorded).
+    """
+    chain = _causes(exc)
+    if not _not_connected(chain):
+        return None
+    where = url or _url(chain) or "the server"
+    return ProviderUnavailable(redact(f"cannot connect to {where}: {unreachable_reason(exc)}"))
+
+
+def map_litellm_error(exc: BaseException, url: str | None = None) -> ProviderError:
+    """Translate any LiteLLM/openai/httpx exception into a scrubbed ProviderError.
+
+    Args:
+        exc: What LiteLLM raised.
+        url: The server's URL (the model's ``base_url``), named when it cannot be reached.
+    """
     if isinstance(exc, ProviderError):
         return exc
+    unreachable = connection_failure(exc, url)
+    if unreachable is not None:
+        return unreachable
     message = redact(_message(exc))
     target = next((ours for theirs, ours in _table() if isinstance(exc, theirs)), None)
     status = _status(exc)

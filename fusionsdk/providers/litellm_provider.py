@@ -136,7 +136,7 @@ class LiteLLMProvider(Provider):
         try:
             response = await litellm().acompletion(**args)
         except Exception as exc:
-            raise map_litellm_error(exc) from None
+            raise map_litellm_error(exc, self.spec.base_url) from None
         choice = response.choices[0]
         text = choice.message.content or ""
         return ProviderResponse(
@@ -189,7 +189,7 @@ class LiteLLMProvider(Provider):
                 else:
                     yield piece
         except Exception as exc:
-            raise map_litellm_error(exc) from None
+            raise map_litellm_error(exc, self.spec.base_url) from None
         if finished is not None:
             yield finished
 

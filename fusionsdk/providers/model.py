@@ -8,12 +8,18 @@ the call. Before a hosted model is called, the privacy policy checks the request
 one (flagged in its metadata or found by a detector) is refused with :class:`PrivacyViolation`,
 and in a fallback chain only the local models are tried. It also keeps the live signals load
 balancers read: calls in flight and an EWMA of successful call latency.
+
+A fallback is never silent: every model of the chain that fails, or that the privacy policy
+skips, is logged as a warning on the ``fusionsdk`` logger (the CLI prints those on stderr), and
+the :class:`Completion` names the model it stands in for (``fallback_from``) and why
+(``fallback_reason``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -63,6 +69,8 @@ from fusionsdk.providers.tool_calls import ToolCallAssembler, coerce_tools
 
 __all__ = ["Completion", "Model", "ModelStreamChunk"]
 
+logger = logging.getLogger(__name__)
+
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 _NO_RETRY = RetrySpec(attempts=1)
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
@@ -86,6 +94,8 @@ class Completion:
         backend_model: The model id the backend reported.
         attempts: Attempts made on the answering model (1 = no retry).
         fallback_from: The model that failed first when a fallback answered.
+        fallback_reason: Why the models before the one that answered did not (their errors, or
+            the privacy policy), when a fallback answered.
         privacy_skipped: Hosted models of the fallback chain skipped because the request was
             sensitive.
         tool_calls: Tools the model asked to call (empty when it answered in text).
@@ -108,6 +118,7 @@ class Completion:
     privacy_skipped: tuple[str, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     parsed: Any = None
+    fallback_reason: str | None = None
 
     def message(self) -> Message:
         """The reply as an assistant message, tool calls included, to continue a conversation."""
@@ -129,6 +140,7 @@ class Completion:
             "latency_s": round(self.latency_s, 6),
             "attempts": self.attempts,
             "fallback_from": self.fallback_from,
+            "fallback_reason": self.fallback_reason,
             "privacy_skipped": list(self.privacy_skipped),
             "backend_model": self.backend_model,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls],
@@ -217,6 +229,22 @@ def build_request(
     )
 
 
+def _log_failure(model: Model, error: ProviderError, chain: Sequence[Model], following: str | None) -> None:
+    """Warn that ``model`` failed, saying what the chain tries next (``following``; None: it
+    was the last). A model without fallbacks is not logged: its error reaches the caller."""
+    if len(chain) < 2:
+        return
+    then = f"falling back to '{following}'" if following else "no fallback left"
+    logger.warning("model '%s' failed (%s: %s); %s", model.name, type(error).__name__, error.message, then)
+
+
+def _fallback_reason(errors: Sequence[ProviderError], refused: Sequence[str]) -> str:
+    """Why the models before a fallback did not answer, in one line."""
+    parts = [f"{e.model or '?'}: {type(e).__name__}: {e.message}" for e in errors]
+    parts += [f"{name}: skipped (sensitive request, hosted model)" for name in refused]
+    return "; ".join(parts)
+
+
 class _PrivacyScreen:
     """Assesses one request at most once, and only when a hosted model is about to get it.
 
@@ -245,7 +273,17 @@ class _PrivacyScreen:
         if self.sensitivity is None:
             return False
         self.refused.append(model.name)
+        logger.warning("model '%s' skipped: the request is sensitive and the model is hosted", model.name)
         return True
+
+    def blocks(self, model: Model) -> bool:
+        """Whether :meth:`refuses` would refuse ``model`` (nothing recorded or logged)."""
+        if model.locality != "hosted":
+            return False
+        if not self.assessed:
+            self.sensitivity = self._assess()
+            self.assessed = True
+        return self.sensitivity is not None
 
     def _assess(self) -> Sensitivity | None:
         scope = current_scope()
@@ -350,6 +388,15 @@ class Model:
         if not self.spec.fallbacks or self._resolve is None:
             return [self]
         return [self, *(self._resolve(name) for name in self.spec.fallbacks)]
+
+    @staticmethod
+    def _upcoming(remaining: Sequence[Model], screen: _PrivacyScreen) -> str | None:
+        """The name of the model the chain fails over to next (as :meth:`_next` will choose,
+        skipping those the privacy screen refuses), or None when none is left."""
+        usable = [m for m in remaining if not screen.blocks(m)]
+        if not usable:
+            return None
+        return next((m for m in usable if m.healthy), usable[0]).name
 
     @staticmethod
     def _next(remaining: list[Model]) -> Model:
@@ -473,11 +520,16 @@ class Model:
         """One completion through the fallback chain."""
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        chain = self._chain()
+        remaining = list(chain)
         while remaining:
             candidate = self._next(remaining) if errors else remaining.pop(0)
+            if screen.refuses(candidate):
+                continue
             # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
+            retry = not (
+                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
+            )
             try:
                 attributes = functools.partial(candidate._span_attributes, request)
                 with telemetry.span(candidate._span_name(), attributes) as span:
@@ -485,9 +537,15 @@ class Model:
                     telemetry.set_attributes(span, telemetry.response_attributes(completion))
             except ProviderError as exc:
                 errors.append(exc)
+                _log_failure(candidate, exc, chain, self._upcoming(remaining, screen))
                 continue
             if errors or screen.refused:
-                return replace(completion, fallback_from=self.name, privacy_skipped=tuple(screen.refused))
+                return replace(
+                    completion,
+                    fallback_from=self.name,
+                    privacy_skipped=tuple(screen.refused),
+                    fallback_reason=_fallback_reason(errors, screen.refused),
+                )
             return completion
         raise screen.failure(errors)
 
@@ -622,11 +680,16 @@ class Model:
     async def _stream_request(self, request: CompletionRequest) -> AsyncIterator[ModelStreamChunk]:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
-        remaining = [m for m in self._chain() if not screen.refuses(m)]
+        chain = self._chain()
+        remaining = list(chain)
         while remaining:
             candidate = self._next(remaining) if errors else remaining.pop(0)
+            if screen.refuses(candidate):
+                continue
             # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (self.spec.retry.prefer_fallback and any(m.healthy for m in remaining))
+            retry = not (
+                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
+            )
             span = telemetry.start_span(
                 candidate._span_name(), functools.partial(candidate._span_attributes, request, stream=True)
             )
@@ -636,9 +699,11 @@ class Model:
                 except ProviderError as exc:
                     errors.append(exc)
                     telemetry.fail(span, exc)
+                    _log_failure(candidate, exc, chain, self._upcoming(remaining, screen))
                     continue
                 fallback_from = self.name if errors or screen.refused else None
-                chunks = candidate._drain(request, *opened, fallback_from, tuple(screen.refused))
+                reason = _fallback_reason(errors, screen.refused) if fallback_from else None
+                chunks = candidate._drain(request, *opened, fallback_from, tuple(screen.refused), reason)
                 sent = False
                 try:
                     async for chunk in chunks:
@@ -648,10 +713,11 @@ class Model:
                         yield chunk
                     return
                 except ProviderError as exc:
-                    if not remaining:
+                    if not any(not screen.blocks(m) for m in remaining):
                         raise  # the last model: the text already yielded stays, and the error says why
                     errors.append(exc)
                     telemetry.fail(span, exc)
+                    _log_failure(candidate, exc, chain, self._upcoming(remaining, screen))
                 if sent:  # the next model starts the answer again: the caller drops this text
                     yield ModelStreamChunk(discard=True, failed=candidate.name)
             except BaseException as exc:
@@ -716,6 +782,7 @@ class Model:
         attempts: int,
         fallback_from: str | None,
         privacy_skipped: tuple[str, ...] = (),
+        fallback_reason: str | None = None,
     ) -> AsyncIterator[ModelStreamChunk]:
         text: list[str] = []
         calls = ToolCallAssembler()
@@ -748,7 +815,13 @@ class Model:
         )
         completion = self._finish(request, response, time.perf_counter() - started, attempts)
         yield ModelStreamChunk(
-            "", replace(completion, fallback_from=fallback_from, privacy_skipped=privacy_skipped)
+            "",
+            replace(
+                completion,
+                fallback_from=fallback_from,
+                privacy_skipped=privacy_skipped,
+                fallback_reason=fallback_reason,
+            ),
         )
 
     # -- sync wrappers -----------------------------------------------------------------------

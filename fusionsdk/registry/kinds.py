@@ -22,6 +22,7 @@ _BASES: dict[str, str] = {
     "scorers": "fusionsdk.eval.base:Scorer",
     "tools": "fusionsdk.tools.base:Tool",
     "commands": "fusionsdk.cli.base:Command",
+    "answers": "fusionsdk.answers.base:AnswerType",
 }
 
 
@@ -38,6 +39,7 @@ class PluginKind(str, Enum):
     SCORERS = "scorers"
     TOOLS = "tools"
     COMMANDS = "commands"
+    ANSWERS = "answers"
 
     @property
     def group(self) -> str:

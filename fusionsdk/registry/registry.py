@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from fusionsdk.config.validation import did_you_mean
 from fusionsdk.errors import ConfigError, PluginError
 from fusionsdk.registry.build import PluginPlan, validate_options
 from fusionsdk.registry.kinds import PLUGIN_API_VERSION, PluginKind
@@ -261,8 +262,10 @@ class Registry:
                     f"{kind.value} plugin '{name}' from {candidates[0].distribution} is not loaded: "
                     f"{candidates[0].error}"
                 )
-            known = ", ".join(self.names(kind)) or "none"
-            raise PluginError(f"unknown {kind.value} plugin '{name}' (known: {known})")
+            names = self.names(kind)
+            known = ", ".join(names) or "none"
+            hint = did_you_mean(name, names)
+            raise PluginError(f"unknown {kind.value} plugin '{name}' (known: {known}){hint}")
         if len(usable) > 1:
             code = [r for r in usable if r.distribution == CODE_DISTRIBUTION]
             if code:  # registered in code with replace=True: it shadows on purpose

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from fusionsdk.answers import Extract
+from fusionsdk.answers import AnswerOptions
 
 __all__ = [
     "DEFAULT_VERIFIER_PROMPT",
@@ -40,7 +40,7 @@ DEFAULT_VERIFIER_PROMPT = (
 )
 
 
-class Acceptance(BaseModel):
+class Acceptance(AnswerOptions):
     """When a cascade step's answer is good enough to stop.
 
     Attributes:
@@ -48,18 +48,19 @@ class Acceptance(BaseModel):
         threshold: Confidence (0 to 1) needed to accept.
         min_answers: ``agreement`` needs at least this many answers before it can accept.
         samples: Answers drawn from each model (above 1: self-consistency; needs a temperature).
-        extract: How answers are compared (``number`` for maths, ``choice``, ``text``, ...).
+        answer: The ``fusionsdk.answers`` type answers are read and compared with (``number``
+            or ``math`` for maths, ``choice``, ``python_literal``, ``text``, ...): equivalent
+            answers agree. None: ``text``.
+        answer_options: Its options.
+        extract: The older name of ``answer``, still accepted.
         verifier: The graph model that checks answers (``verifier`` method).
         verifier_prompt: Its prompt, with ``{task}`` and ``{answer}``.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     method: Literal["agreement", "logprob", "verifier"] = "agreement"
     threshold: float = Field(1.0, ge=0, le=1)
     min_answers: int = Field(2, ge=1)
     samples: int = Field(1, ge=1, le=32)
-    extract: Extract = "text"
     verifier: str | None = None
     verifier_prompt: str = DEFAULT_VERIFIER_PROMPT
 

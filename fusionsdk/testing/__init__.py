@@ -15,6 +15,7 @@ from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, respo
 
 if TYPE_CHECKING:
     from fusionsdk.testing.conformance import (
+        AnswerTypeConformance,
         ArbiterConformance,
         CommandConformance,
         EmbedderConformance,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 _CONFORMANCE = frozenset(
     {
+        "AnswerTypeConformance",
         "ArbiterConformance",
         "CommandConformance",
         "EmbedderConformance",
@@ -43,6 +45,7 @@ _CONFORMANCE = frozenset(
 )
 
 __all__ = [
+    "AnswerTypeConformance",
     "ArbiterConformance",
     "CommandConformance",
     "EmbedderConformance",

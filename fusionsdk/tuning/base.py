@@ -19,7 +19,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from fusionsdk.errors import FusionError
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
-    from fusionsdk.eval.harness import EvalReport
+    from fusionsdk.eval.harness import EvalReport, RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
 
@@ -47,6 +47,7 @@ async def evaluate_panel(
     registry: Registry | None = None,
     base_dir: Path | None = None,
     concurrency: int = 16,
+    on_row: Callable[[RowResult], None] | None = None,
 ) -> EvalReport:
     """Rewrite ``config`` into "panel -> vote" (its models kept, every other node dropped),
     compile it and evaluate it on ``rows``, which gives each panel model's score and cost per row.
@@ -62,6 +63,7 @@ async def evaluate_panel(
         registry: Resolves the plugins (default: the default registry).
         base_dir: Folder that relative paths in the config resolve against.
         concurrency: Rows run at once.
+        on_row: Called with each row's result as it finishes (progress, caches).
 
     Raises:
         ConfigError: The rewritten config does not compile.
@@ -78,7 +80,7 @@ async def evaluate_panel(
     data["nodes"] = {panel: dict(node) if node is not None else data["nodes"][panel], vote: vote_node}
     data["edges"] = [["START", panel], [panel, vote], [vote, "END"]]
     graph = compile_config(data, registry=registry, base_dir=base_dir)
-    report = await evaluate(graph, rows, scorer, concurrency=concurrency)
+    report = await evaluate(graph, rows, scorer, concurrency=concurrency, on_row=on_row)
     if report.errors == report.n:
         first = next(r.error for r in report.rows if r.error)
         raise FusionError(f"every row failed, so there is nothing to learn from (first: {first})")

@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -25,7 +25,7 @@ from fusionsdk.tuning.vote_table import VoteTable
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
-    from fusionsdk.eval.harness import EvalReport
+    from fusionsdk.eval.harness import EvalReport, RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
 
@@ -121,6 +121,7 @@ async def fit_config(
     concurrency: int = 16,
     registry: Registry | None = None,
     base_dir: Path | None = None,
+    on_row: Callable[[RowResult], None] | None = None,
 ) -> ConfigFit:
     """Evaluate the config's panel on ``rows`` (a majority vote behind it, through
     :func:`~fusionsdk.tuning.base.evaluate_panel`), fit weights on the outcome and, with
@@ -130,6 +131,8 @@ async def fit_config(
     Each model's right and wrong come from the evaluation. Its answers, needed to simulate votes
     exactly, come from the rows' recorded outputs (replay datasets) where the recording scores
     as the evaluation did; otherwise wrong answers are pooled (a pessimistic simulation).
+
+    ``on_row`` is called with each evaluated row as it finishes (a progress bar).
 
     Raises:
         ConfigError: Bad arguments (``path`` names the argument) or a config without a panel.
@@ -154,6 +157,7 @@ async def fit_config(
         registry=registry,
         base_dir=base_dir,
         concurrency=concurrency,
+        on_row=on_row,
     )
     recorded = {name: config.models[name].model or name for name in models if name in config.models}
     answers = _recorded_answers(report, rows, scorer, recorded)

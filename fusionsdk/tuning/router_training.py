@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from fusionsdk.tuning.base import evaluate_panel
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
-    from fusionsdk.eval.harness import EvalReport
+    from fusionsdk.eval.harness import EvalReport, RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.routing.feedback import FeedbackLog
 
@@ -235,9 +235,12 @@ async def train_config(
     concurrency: int = 16,
     feedback: FeedbackLog | None = None,
     base_dir: Path | None = None,
+    on_row: Callable[[RowResult], None] | None = None,
 ) -> RouterFit:
     """Evaluate every model of the node on ``rows`` (a panel asking each with the node's
     prompt) and fit a router model on the outcome, plus logged ``feedback`` if given.
+
+    ``on_row`` is called with each evaluated row as it finishes (a progress bar).
 
     Raises:
         ConfigError: Bad arguments (``path`` names the argument).
@@ -266,6 +269,7 @@ async def train_config(
         node=panel,
         base_dir=base_dir,
         concurrency=concurrency,
+        on_row=on_row,
     )
     training = TrainingSet.from_report(report, {r.id: r.question for r in rows}, models)
     if feedback is not None:

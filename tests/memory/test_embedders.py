@@ -170,7 +170,7 @@ def test_minilm_is_registered_and_needs_its_package(monkeypatch: pytest.MonkeyPa
     assert default_registry().get("embedders", "minilm") is MiniLMEmbedder
     assert MiniLMEmbedder.dimension == 384
     monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(EmbedderError, match="pip install 'fusionsdk\\[local\\]'"):
+    with pytest.raises(EmbedderError, match="pip install 'fusionsdk\\[memory\\]'"):
         minilm_model_dir()
     with pytest.raises(EmbedderError, match="model folder not found"):
         MiniLMEmbedder({"model_path": str(tmp_path / "none")}).embed(["hi"])
@@ -180,7 +180,7 @@ def test_minilm_is_registered_and_needs_its_package(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None, reason="needs fusionsdk[local]"
+    importlib.util.find_spec("sentence_transformers") is None, reason="needs fusionsdk[memory]"
 )
 def test_minilm_works_offline_by_registry_name() -> None:
     """What the routers rely on: the embedder by name, offline (the test guard allows loopback only)."""

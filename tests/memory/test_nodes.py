@@ -121,7 +121,8 @@ async def test_filters_mmr_and_max_distance() -> None:
     graph = loaded(config)
     result = await graph.arun("warranty")
     assert result.decisions[0]["hits"] == []
-    assert result.answer == "It is 3 years [1]."  # nothing retrieved, so nothing to cite
+    answer, sources = result.answer.split("\n\nSources: ")  # nothing retrieved, and it says so
+    assert answer == "It is 3 years [1]." and sources.startswith("none (nothing was retrieved")
 
 
 async def test_a_threads_next_question_replaces_the_last_context() -> None:
@@ -130,7 +131,8 @@ async def test_a_threads_next_question_replaces_the_last_context() -> None:
     graph.context.memory("docs").delete(["lamp"])
     second = await graph.arun("lamp warranty", thread_id="t1")  # nothing found: the old context goes
     assert first.answer.endswith("Sources:\n[1] lamp.md")
-    assert second.answer == "It is 3 years [1]."
+    assert second.answer.startswith("It is 3 years [1].\n\nSources: none (nothing was retrieved: ")
+    assert "lamp.md" not in second.answer
     assert "<untrusted-data" not in prompts(graph)[-1]
 
 

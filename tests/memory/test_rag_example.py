@@ -20,7 +20,7 @@ pytestmark = [
     pytest.mark.skipif(
         importlib.util.find_spec("sentence_transformers") is None
         or importlib.util.find_spec("llama_cpp") is None,
-        reason="needs fusionsdk[local]",
+        reason="needs fusionsdk[memory]",
     ),
 ]
 

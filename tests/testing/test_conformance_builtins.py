@@ -17,6 +17,15 @@ from typing import Any, ClassVar
 import pytest
 
 import fusionsdk
+from fusionsdk.answers import (
+    ChoiceAnswer,
+    CodeOutputAnswer,
+    JsonFieldAnswer,
+    MathAnswer,
+    NumberAnswer,
+    PythonLiteralAnswer,
+    TextAnswer,
+)
 from fusionsdk.arbiters.confidence import ConfidenceArbiter
 from fusionsdk.arbiters.debate import DebateArbiter
 from fusionsdk.arbiters.escalate import EscalateArbiter
@@ -28,6 +37,7 @@ from fusionsdk.errors import ProviderUnavailable
 from fusionsdk.fusion.base import FusionContext
 from fusionsdk.fusion.confidence import ConfidenceVote
 from fusionsdk.fusion.consensus import MedoidConsensus
+from fusionsdk.fusion.learned_vote import LearnedVote
 from fusionsdk.fusion.majority_vote import MajorityVote
 from fusionsdk.fusion.rank import PairwiseRank
 from fusionsdk.fusion.synthesize import MixtureOfAgents
@@ -51,6 +61,7 @@ from fusionsdk.routing.rules import RulesRouter
 from fusionsdk.routing.semantic import SemanticRouter
 from fusionsdk.settings import Settings
 from fusionsdk.testing import (
+    AnswerTypeConformance,
     ArbiterConformance,
     CommandConformance,
     EmbedderConformance,
@@ -111,6 +122,69 @@ SKIPPED: dict[tuple[str, str], str] = {
     ),
 }
 
+# -- answer types ---------------------------------------------------------------------------------
+# tests/answers holds the per-format tables; these run the kit with a few examples each.
+
+
+class TestTextAnswer(AnswerTypeConformance):
+    plugin_class = TextAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [("  Paris. ", "paris"), ("", None)]
+    different: ClassVar[list[tuple[str, str]]] = [("Paris", "Lyon")]
+
+
+class TestFinalTextAnswer(AnswerTypeConformance):
+    plugin_class = TextAnswer
+    plugin_options: ClassVar[dict[str, Any]] = {"final": True}
+    equivalent: ClassVar[list[tuple[str, str]]] = [('{"answer": "Paris"}', "The answer is paris.")]
+
+
+class TestNumberAnswer(AnswerTypeConformance):
+    plugin_class = NumberAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [('{"reasoning": "9 * 2", "answer": "$18"}', "18")]
+    equivalent: ClassVar[list[tuple[str, str]]] = [("so 18.0", "The answer is 18."), ("٣", "3")]
+    different: ClassVar[list[tuple[str, str]]] = [("18", "17")]
+
+
+class TestChoiceAnswer(AnswerTypeConformance):
+    plugin_class = ChoiceAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [("The answer is (b).", "B")]
+    equivalent: ClassVar[list[tuple[str, str]]] = [('{"answer": "C"}', "Answer: (C)")]
+    different: ClassVar[list[tuple[str, str]]] = [("A", "B")]
+
+
+class TestJsonFieldAnswer(AnswerTypeConformance):
+    plugin_class = JsonFieldAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [("no json here", None)]
+    equivalent: ClassVar[list[tuple[str, str]]] = [('{"answer": "Paris"}', '{"r": "\\x", "answer": "paris"}')]
+
+
+class TestMathAnswer(AnswerTypeConformance):
+    plugin_class = MathAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [("so $\\boxed{\\dfrac{1}{2}}$.", "\\frac{1}{2}")]
+    equivalent: ClassVar[list[tuple[str, str]]] = [
+        ("The answer is 1/2.", "$\\frac{1}{2}$"),
+        ("0.5", "\\boxed{\\frac12}"),
+        ("x^2+2x+1", "(x+1)^2"),
+    ]
+    different: ClassVar[list[tuple[str, str]]] = [("\\boxed{41}", "42"), ("x^2+2x+2", "(x+1)^2")]
+
+
+class TestPythonLiteralAnswer(AnswerTypeConformance):
+    plugin_class = PythonLiteralAnswer
+    examples: ClassVar[list[tuple[str, str | None]]] = [("{2, 1}", "{1, 2}"), ("print('hi')", None)]
+    equivalent: ClassVar[list[tuple[str, str]]] = [
+        ('{"reasoning": "...", "answer": "\'bcksrutq\'"}', '"bcksrutq"'),
+        ("```python\nassert f('x') == [1, 2.0]\n```", "[1,2]"),
+    ]
+    different: ClassVar[list[tuple[str, str]]] = [("(1, 2)", "[1, 2]"), ("True", "1")]
+
+
+class TestCodeOutputAnswer(AnswerTypeConformance):
+    plugin_class = CodeOutputAnswer
+    equivalent: ClassVar[list[tuple[str, str]]] = [("Output:\n```\nhello  \nworld\n```", "hello\nworld")]
+    different: ClassVar[list[tuple[str, str]]] = [("hello", "Hello")]
+
+
 # -- fusers ---------------------------------------------------------------------------------------
 
 
@@ -126,6 +200,11 @@ class TestMajorityVoteOnNumbers(FuserConformance):
 class TestWeightedVote(FuserConformance):
     plugin_class = WeightedVote
     plugin_options: ClassVar[dict[str, Any]] = {"weights": {"alpha": 2.0, "gamma": 0.5}, "integer_bonus": 0.1}
+
+
+class TestLearnedVote(FuserConformance):
+    plugin_class = LearnedVote
+    plugin_options: ClassVar[dict[str, Any]] = {"coefficients": {"alpha": 1.5}, "agreement": [0.0, 0.4]}
 
 
 # -- arbiters -------------------------------------------------------------------------------------
@@ -379,7 +458,7 @@ class TestReplayProvider(ProviderConformance):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]")
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[memory]")
 class TestLlamaCppProvider(ProviderConformance):
     """The embedded provider on the bundled SmolLM2 (greedy, so deterministic)."""
 
@@ -415,7 +494,7 @@ class TestPersistentChromaStore(MemoryStoreConformance):
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None, reason="needs fusionsdk[local]"
+    importlib.util.find_spec("sentence_transformers") is None, reason="needs fusionsdk[memory]"
 )
 class TestMiniLMEmbedder(EmbedderConformance):
     """The bundled all-MiniLM-L6-v2, offline."""
@@ -425,7 +504,7 @@ class TestMiniLMEmbedder(EmbedderConformance):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]")
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[memory]")
 class TestLlamaCppEmbedder(EmbedderConformance):
     """Embeddings of the bundled SmolLM2 GGUF (mean pooled)."""
 
@@ -518,4 +597,4 @@ def test_skip_list_is_justified_and_current() -> None:
 
 def test_the_builtin_suites_cover_several_kinds() -> None:
     kinds = {kind for kind, _ in _covered()}
-    assert {"fusers", "arbiters", "routers", "embedders", "providers", "commands"} <= kinds
+    assert {"fusers", "arbiters", "routers", "embedders", "providers", "commands", "answers"} <= kinds

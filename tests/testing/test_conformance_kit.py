@@ -301,6 +301,7 @@ def test_the_kit_catches_broken_plugins_and_passes_what_is_sound(broken_run: pyt
 
 def test_exports_are_pinned() -> None:
     assert set(fusionsdk.testing.__all__) == {
+        "AnswerTypeConformance",
         "ArbiterConformance",
         "CommandConformance",
         "EmbedderConformance",

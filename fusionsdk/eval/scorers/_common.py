@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
+
+from fusionsdk.answers import AnswerType, build_answer_type
 from fusionsdk.errors import FusionError
 from fusionsdk.eval.base import Scorer
+from fusionsdk.plugin import PluginOptions
 
-__all__ = ["TextScorer"]
+if TYPE_CHECKING:
+    from fusionsdk.registry import Registry
+
+__all__ = ["AnswerScorer", "AnswerScorerOptions", "TextScorer"]
 
 
 class TextScorer(Scorer):
@@ -36,3 +44,53 @@ class TextScorer(Scorer):
     @abstractmethod
     def _score(self, prediction: str, reference: str) -> float:
         """Score two non-empty strings."""
+
+
+class AnswerScorerOptions(PluginOptions):
+    """Options every answer-reading scorer takes.
+
+    Attributes:
+        answer: A ``fusionsdk.answers`` plugin that reads and compares the answers; None means
+            the scorer's own (``number`` for ``numeric``, ``math`` for ``math``, ...), built with
+            the scorer's other options.
+        answer_options: The answer type's own options (when ``answer`` is given).
+    """
+
+    answer: str | None = None
+    answer_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnswerScorer(TextScorer):
+    """Base of the scorers that read answers through an answer type
+    (:class:`~fusionsdk.answers.AnswerType`): 1 when the prediction's answer is equivalent to
+    the reference's (:meth:`~fusionsdk.answers.AnswerType.matches`), else 0.
+
+    Attributes:
+        default_answer: The answer type used when ``answer`` is not given.
+        answers: The answer type in use.
+    """
+
+    default_answer: ClassVar[str] = "text"
+    Options = AnswerScorerOptions
+
+    def __init__(self, options: Any = None, *, registry: Registry | None = None) -> None:
+        super().__init__(options, registry=registry)
+        opts: AnswerScorerOptions = self.options  # type: ignore[assignment]
+        if opts.answer is None:
+            name, answer_options = self.default_answer, self.default_answer_options()
+        else:
+            name, answer_options = opts.answer, opts.answer_options
+        self.answers: AnswerType[Any] = build_answer_type(
+            name, answer_options, registry=self.registry, path="options"
+        )
+
+    def default_answer_options(self) -> dict[str, Any]:
+        """The options of :attr:`default_answer`, from this scorer's own options."""
+        return {}
+
+    def explain(self, prediction: str) -> str | None:
+        """The answer this scorer reads in ``prediction`` (None: it reads none)."""
+        return self.answers.extract(prediction) if prediction.strip() else None
+
+    def _score(self, prediction: str, reference: str) -> float:
+        return float(self.answers.matches(prediction, reference))

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from fusionsdk.answers import ChoiceReader, normalize_text
-from fusionsdk.eval.scorers._common import TextScorer
-from fusionsdk.plugin import PluginOptions
+from fusionsdk.eval.scorers._common import AnswerScorer, AnswerScorerOptions
 
 __all__ = ["ChoiceScorer"]
 
 
-class ChoiceScorer(TextScorer):
+class ChoiceScorer(AnswerScorer):
     """1 when prediction and reference choose the same option letter, else 0.
 
-    Letters are read with :func:`~fusionsdk.answers.extract_choice`. A prediction without a
-    readable choice scores 0. A reference without one is compared as normalised text instead.
+    Letters are read by the ``choice`` answer type (:func:`~fusionsdk.answers.extract_choice`).
+    A prediction without a readable choice scores 0. A reference without one is compared as
+    normalised text instead.
 
     Example:
         >>> ChoiceScorer().score("The answer is b.", "B")
@@ -27,7 +26,9 @@ class ChoiceScorer(TextScorer):
         1.0
     """
 
-    class Options(PluginOptions):
+    default_answer: ClassVar[str] = "choice"
+
+    class Options(AnswerScorerOptions):
         """Options of choice.
 
         Attributes:
@@ -44,12 +45,5 @@ class ChoiceScorer(TextScorer):
                 raise ValueError("must be distinct letters A-Z, e.g. 'ABCD'")
             return value
 
-    @cached_property
-    def _reader(self) -> ChoiceReader:
-        return ChoiceReader(self.options.letters)  # type: ignore[attr-defined]
-
-    def _score(self, prediction: str, reference: str) -> float:
-        expected = self._reader.read(reference)
-        if expected is None:
-            return float(normalize_text(prediction) == normalize_text(reference) != "")
-        return float(self._reader.read(prediction) == expected)
+    def default_answer_options(self) -> dict[str, Any]:
+        return {"letters": self.options.letters}  # type: ignore[attr-defined]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from fusionsdk.answers import normalize_text
-from fusionsdk.eval.scorers._common import TextScorer
-from fusionsdk.plugin import PluginOptions
+from typing import Any, ClassVar
+
+from fusionsdk.eval.scorers._common import AnswerScorer, AnswerScorerOptions
 
 __all__ = ["ExactScorer"]
 
 
-class ExactScorer(TextScorer):
+class ExactScorer(AnswerScorer):
     """1 when prediction and reference are the same answer after normalisation, else 0.
 
     Normalisation (:func:`~fusionsdk.answers.normalize_text`) applies Unicode NFKC, collapses
     whitespace and drops trailing punctuation; the options add case folding, dropping all
-    punctuation and dropping the English articles (as SQuAD's exact match does).
+    punctuation and dropping the English articles (as SQuAD's exact match does). ``final``
+    compares only the replies' final answers (JSON ``answer`` field, last line, ...);
+    ``answer:`` compares with another answer type (``code_output``, ``json_field``, ...).
 
     Example:
         >>> ExactScorer().score("  paris. ", "Paris")
@@ -23,20 +25,22 @@ class ExactScorer(TextScorer):
         1.0
     """
 
-    class Options(PluginOptions):
+    default_answer: ClassVar[str] = "text"
+
+    class Options(AnswerScorerOptions):
         """Options of exact.
 
         Attributes:
             ignore_case: Compare case-insensitively.
             strip_articles: Ignore the words "a", "an" and "the".
             strip_punctuation: Ignore all punctuation, not only trailing punctuation.
+            final: Compare only the final answers (see the ``text`` answer type).
         """
 
         ignore_case: bool = True
         strip_articles: bool = False
         strip_punctuation: bool = False
+        final: bool = False
 
-    def _score(self, prediction: str, reference: str) -> float:
-        flags = self.options.model_dump()
-        expected = normalize_text(reference, **flags)
-        return float(expected != "" and normalize_text(prediction, **flags) == expected)
+    def default_answer_options(self) -> dict[str, Any]:
+        return self.options.model_dump(exclude={"answer", "answer_options"})

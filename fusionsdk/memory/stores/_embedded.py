@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fusionsdk.errors import require_extra
 from fusionsdk.memory.errors import MemoryStoreError, StoreLocked
 
 __all__ = ["LOCK_FILE", "OWNER_FILE", "acquire_client", "chroma_settings", "release_client"]
@@ -39,9 +40,8 @@ _GUARD = threading.Lock()
 def chroma_settings(**overrides: Any) -> Any:
     """Chroma settings with telemetry off (no traffic beyond the store itself)."""
     os.environ["ANONYMIZED_TELEMETRY"] = "False"
-    from chromadb.config import Settings
-
-    return Settings(anonymized_telemetry=False, **overrides)
+    config = require_extra("chromadb.config", "memory", "Chroma memory stores")
+    return config.Settings(anonymized_telemetry=False, **overrides)
 
 
 def _holder(folder: Path) -> str | None:
@@ -84,9 +84,9 @@ def acquire_client(folder: Path, timeout_s: float) -> Any:
             raise MemoryStoreError(
                 f"cannot create the memory store folder {folder}: {err.strerror}"
             ) from None
+        chromadb = require_extra("chromadb", "memory", "Chroma memory stores")
         lock = _lock(folder, timeout_s)
         try:
-            import chromadb
 
             client = chromadb.PersistentClient(path=key, settings=chroma_settings())
         except Exception as err:  # chroma raises many kinds; none may escape raw

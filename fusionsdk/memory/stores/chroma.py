@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
+from fusionsdk.errors import require_extra
 from fusionsdk.memory.errors import MemoryStoreError
 from fusionsdk.memory.stores._chroma import ChromaOptions, ChromaStore
 from fusionsdk.memory.stores._embedded import acquire_client, chroma_settings, release_client
@@ -84,7 +85,7 @@ class HttpChromaStore(ChromaStore["HttpChromaStore.Options"]):
 
     def _connect(self) -> Any:
         opts: HttpChromaStore.Options = self.options
-        import chromadb
+        chromadb = require_extra("chromadb", "memory", "Chroma memory stores")
 
         try:
             return chromadb.HttpClient(
@@ -110,7 +111,7 @@ class EphemeralChromaStore(ChromaStore[ChromaOptions]):
         return self._private_name
 
     def _connect(self) -> Any:
-        import chromadb
+        chromadb = require_extra("chromadb", "memory", "Chroma memory stores")
 
         return chromadb.EphemeralClient(settings=chroma_settings())
 

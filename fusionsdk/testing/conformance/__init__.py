@@ -15,6 +15,7 @@ determinism where promised, and safety under concurrency.
 """
 
 from fusionsdk.testing.conformance._common import PluginConformance
+from fusionsdk.testing.conformance.answers import AnswerTypeConformance
 from fusionsdk.testing.conformance.commands import CommandConformance
 from fusionsdk.testing.conformance.fusion import ArbiterConformance, FuserConformance
 from fusionsdk.testing.conformance.memory import EmbedderConformance, MemoryStoreConformance
@@ -24,6 +25,7 @@ from fusionsdk.testing.conformance.scoring import ScorerConformance
 from fusionsdk.testing.conformance.tools import ToolConformance
 
 __all__ = [
+    "AnswerTypeConformance",
     "ArbiterConformance",
     "CommandConformance",
     "EmbedderConformance",

@@ -38,7 +38,8 @@ def merge_command(
     """Merge models' weights as a mergekit recipe says (linear, slerp, task_arithmetic, ties,
     dare_ties, dare_linear, ...) and write a Hugging Face model directory a graph can use with
     {provider: transformers, options: {path: DIR}}."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from fusionsdk.cli.progress import progress_columns
+    from rich.progress import Progress
 
     from fusionsdk_mergekit.merge import merge_models
     from fusionsdk_mergekit.recipe import load_recipe
@@ -53,8 +54,7 @@ def merge_command(
         return
     if out is None:
         raise ConfigError("give the directory to write the merged model to", path="--out")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_stderr, transient=True, disable=no_progress) as progress:
+    with Progress(*progress_columns(), console=_stderr, transient=True, disable=no_progress) as progress:
         result = merge_models(checked, out, device=device, seed=seed, overwrite=force, progress=progress)
     _report(
         result.as_dict(),

@@ -1,0 +1,184 @@
+"""``fusionsdk tune``: choose a single model, fused panel, cascade or learned router on the train
+half of a dataset and write it as a ready graph (:mod:`fusionsdk.tuning.tune`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from fusionsdk._sync import run_sync
+from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
+from fusionsdk.cli.base import Command
+from fusionsdk.cli.eval import CONCURRENCY, DATASET, SCORER, SEED, _rows, _scorer
+from fusionsdk.errors import ConfigError
+
+__all__ = ["TuneCommand", "run_tune"]
+
+#: How each built-in scorer's answers are compared, when --answer is not given.
+_ANSWER_OF_SCORER = {"numeric": "number", "choice": "choice"}
+_EXTRACTS = ("text", "number", "choice", "json_field")
+_OPTIONS = {"budget_share": "--budget-share", "families": "--family"}
+
+ANSWER = typer.Option(
+    None,
+    "--answer",
+    help="How answers are compared: text, number, choice, json_field (default: from the scorer).",
+)
+FOLDS = typer.Option(5, "--folds", min=2, help="Cross-validation folds inside the train half.")
+CACHE = typer.Option(None, "--cache", help="JSONL file of finished rows: resume an interrupted evaluation.")
+
+
+def answer_type(answer: str | None, scorer: str) -> str:
+    """The answer type: ``answer``, else the scorer's."""
+    chosen = answer or _ANSWER_OF_SCORER.get(scorer, "text")
+    if chosen not in _EXTRACTS:
+        raise ConfigError(f"must be one of {', '.join(_EXTRACTS)}, got {chosen!r}", path="--answer")
+    return chosen
+
+
+def run_tune(
+    config: Path,
+    dataset: Path,
+    scorer: str,
+    *,
+    out: Path,
+    answer: str | None,
+    budget_share: float | None,
+    seed: int,
+    folds: int,
+    families: Collection[str],
+    cache: Path | None,
+    concurrency: int,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Evaluate, tune and write ``out``; returns the report (``TuneResult.as_dict``)."""
+    from fusionsdk.cli.progress import progress
+    from fusionsdk.config.file import load_config
+    from fusionsdk.tuning.tune import tune_config, write_tuned
+
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"cannot write a file at {out}: not a file in an existing folder", path="--out")
+    parsed = load_config(config)
+    rows = _rows(dataset, None, seed, None)
+    judge = _scorer(scorer)
+    extract = answer_type(answer, scorer)
+    with progress("evaluating every model", total=len(rows), disable=quiet) as bar:
+        try:
+            result, _ = run_sync(
+                tune_config(
+                    parsed,
+                    rows,
+                    judge,
+                    seed=seed,
+                    extract=extract,  # type: ignore[arg-type]
+                    budget_share=budget_share,
+                    folds=folds,
+                    families=families,
+                    cache=cache,
+                    on_row=bar.advance,
+                    concurrency=concurrency,
+                    base_dir=config.resolve().parent,
+                )
+            )
+        except ConfigError as err:
+            if err.path in _OPTIONS:
+                raise ConfigError(err.message, path=_OPTIONS[err.path]) from None
+            raise
+    write_tuned(out, parsed, result)
+    report = result.as_dict()
+    report.update(config=str(config), dataset=str(dataset), scorer=scorer, out=str(out))
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The terminal report: the best of each family, then the summary lines."""
+    from fusionsdk.tuning.report import summary_lines
+
+    table = Table(
+        "family",
+        "best on CV",
+        "CV accuracy",
+        "CV cost ratio",
+        "test accuracy",
+        "test cost ratio",
+        "McNemar p",
+    )
+    for entry in report["families"]:
+        test = entry["test"]
+        table.add_row(
+            entry["family"],
+            entry["label"],
+            f"{entry['cv_accuracy']:.2%}",
+            f"{entry['cv_cost_ratio'] or 0:.2f}x",
+            f"{test['accuracy']:.2%}",
+            f"{test['cost_ratio'] or 0:.2f}x",
+            f"{test['mcnemar']['p_value']:.3g}",
+        )
+    stdout.print(table)
+    for line in summary_lines(report):
+        stdout.print(line, markup=False)
+    stdout.print(
+        f"wrote {report['out']}: check it with fusionsdk eval {report['out']} -d {report['dataset']} "
+        f"-s {report['scorer']} --split test --seed {report['seed']}",
+        markup=False,
+    )
+
+
+def tune_command(
+    config: Path = typer.Argument(..., help="Graph config (YAML) whose models are tuned over."),
+    dataset: Path = DATASET,
+    scorer: str = SCORER,
+    out: Path = typer.Option(..., "--out", "-o", help="Write the tuned graph config (YAML) here."),
+    answer: str | None = ANSWER,
+    budget_share: float | None = typer.Option(
+        None, "--budget-share", help="Cost limit, as a share of the best single model's cost (e.g. 0.3)."
+    ),
+    seed: int = SEED,
+    folds: int = FOLDS,
+    family: list[str] = typer.Option(
+        [], "--family", help="Only these families: single, fusion, cascade, router (repeat; default all)."
+    ),
+    cache: Path | None = CACHE,
+    concurrency: int = CONCURRENCY,
+    as_json: bool = JSON_OPTION,
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report with the frontier here."),
+) -> None:
+    """Evaluate every model of the config once, choose on the train half (k-fold
+    cross-validation) among single models, fused panels, cascades and learned routers, write the
+    winner as a ready graph and report its held-out accuracy (95% interval), cost against the best
+    single model and McNemar's test against it."""
+    from fusionsdk.tuning.tune import FAMILIES
+
+    data = run_tune(
+        config,
+        dataset,
+        scorer,
+        out=out,
+        answer=answer,
+        budget_share=budget_share,
+        seed=seed,
+        folds=folds,
+        families=family or FAMILIES,
+        cache=cache,
+        concurrency=concurrency,
+        quiet=as_json,
+    )
+    if report is not None:
+        from fusionsdk.tuning.report import render_html
+
+        report.write_text(render_html(data, title=f"tune {config.name} on {dataset.name}"), encoding="utf-8")
+    if as_json:
+        print_json(data)
+        return
+    print_report(data)
+
+
+class TuneCommand(Command):
+    """``fusionsdk tune``: choose and write the best policy for a config's models."""
+
+    def build(self) -> Any:
+        return tune_command
