@@ -7,7 +7,10 @@ and ``tests/data``), sharing one Python namespace:
 - ``bash`` blocks: each ``fusionsdk ...`` command (``\\`` continuations joined, a trailing
   ``# comment`` dropped, ``> FILE`` honoured) runs through the CLI in-process and must exit 0;
   other commands (``pip``, ``python -m venv``, ...) are not run. ``console`` blocks: the same
-  for lines starting with ``$ fusionsdk``;
+  for lines starting with ``$ fusionsdk``. A server started in the background,
+  ``fusionsdk serve ... --port N & echo $! > PIDFILE``, runs as a process of its own (the test
+  waits for its ``/health``), and ``kill "$(cat PIDFILE)"`` stops it (so do the page's end and
+  the end of the module);
 - ``yaml`` blocks that are whole configs (``version:`` at the top) are validated against the
   loader and the JSON Schema (``fusionsdk validate`` when it names a file, see below).
 
@@ -35,11 +38,15 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -157,6 +164,60 @@ def run_command(line: str) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
+_BACKGROUND = re.compile(r"^(?P<command>fusionsdk serve .*?)\s*&\s*echo \$! > (?P<pidfile>\S+)$")
+_KILL = re.compile(r"""^kill\s+(?P<files>(?:"\$\(cat \S+\)"\s*)+)""")
+_SERVERS: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def start_server(line: str, pidfile: str) -> None:
+    """Start ``fusionsdk serve ...`` as a process of its own; wait until it answers /health."""
+    words = shlex.split(line)
+    port = int(words[words.index("--port") + 1]) if "--port" in words else 8000
+    log = open(Path(pidfile).with_suffix(".log"), "wb")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fusionsdk.cli.app", *words[1:]], stdout=log, stderr=subprocess.STDOUT
+    )
+    _SERVERS[pidfile] = process
+    Path(pidfile).write_text(f"{process.pid}\n")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{line}: exited {process.returncode}\n{Path(log.name).read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_server(pidfile)
+    raise AssertionError(f"{line}: no /health answer on port {port} within 180 s")
+
+
+def stop_server(pidfile: str) -> None:
+    process = _SERVERS.pop(pidfile, None)
+    if process is None:
+        return
+    process.terminate()  # SIGTERM: what the page's `kill` sends
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def background_lines(block: Block) -> None:
+    """Start and stop the background servers a bash block names, in order."""
+    for line in re.sub(r"\\\n\s*", " ", block.code).splitlines():
+        line = line.strip()
+        started = _BACKGROUND.match(line)
+        if started:
+            start_server(started["command"], started["pidfile"])
+        killed = _KILL.match(line)
+        if killed:
+            for pidfile in re.findall(r"cat (\S+?)\)", killed["files"]):
+                stop_server(pidfile)
+
+
 def check_yaml(block: Block) -> None:
     from fusionsdk.cli.validate import installed_schema
     from fusionsdk.config.file import parse_config
@@ -188,7 +249,10 @@ def test_block_runs_as_written(block: Block, workspace: Workspace) -> None:
     elif block.lang == "python":
         exec(compile(block.code, block.id, "exec"), workspace.namespace)
     else:
+        background_lines(block)
         for line in commands(block):
+            if _BACKGROUND.match(line):
+                continue  # started above
             code, output = run_command(line)
             if "fails" in block.markers:
                 assert code != 0, f"{line}: expected to fail\n{output}"
@@ -212,6 +276,8 @@ def test_skips_say_why() -> None:
 def _forget_workspaces() -> Any:
     yield
     _WORKSPACES.clear()
+    for pidfile in list(_SERVERS):
+        stop_server(pidfile)
 
 
 def run_notebook(path: Path) -> list[Any]:

@@ -93,11 +93,11 @@ def _node_errors(
 def _raw_errors(file: Path, registry: Registry) -> list[ConfigError]:
     """The plugin names (providers, node kinds and their fields) of a config that failed to
     load, checked on its raw data so one run reports them with the file's other problems."""
-    import yaml
+    from fusionsdk.config.safe_yaml import read_yaml_file
 
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = read_yaml_file(file)  # within the same limits as load_config (a hostile file)
+    except ConfigError:
         return []
     if not isinstance(data, dict):
         return []
