@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fusionsdk.config.checkpoint import CheckpointSpec
 from fusionsdk.config.graph import END, START, BudgetSpec, NodeSpec
 from fusionsdk.config.memory import MemorySpec, check_memory_names
 from fusionsdk.config.models import ModelSpec
@@ -29,6 +30,8 @@ class FusionConfig(BaseModel):
         budget: Limits of one run.
         privacy: How sensitive requests are recognised and kept on local models.
         memory: Memory stores by name (see :mod:`fusionsdk.config.memory`).
+        checkpoint: Where durable runs keep their state (see :mod:`fusionsdk.config.checkpoint`);
+            in memory when omitted.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -40,6 +43,7 @@ class FusionConfig(BaseModel):
     budget: BudgetSpec = BudgetSpec()
     privacy: PrivacySpec = PrivacySpec()
     memory: dict[str, MemorySpec] = Field(default_factory=dict)
+    checkpoint: CheckpointSpec | None = None
 
     _check_memory = field_validator("memory")(classmethod(lambda cls, v: check_memory_names(v)))
 
