@@ -223,10 +223,8 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
     ]
     if "ray_eval.py" in results:
         r = results["ray_eval.py"]
-        rows.append(
-            ("GSM8K figures with `--engine ray` = in process", "identical", "identical" if r["identical_figures"] else "differ",
-             r["identical_figures"])
-        )  # fmt: skip
+        same = "identical" if r["identical_figures"] else "differ"
+        rows.append(("GSM8K with `--engine ray` = in process", "identical", same, r["identical_figures"]))
     if "memory_volume.py" in results:
         m = results["memory_volume.py"]
         worst = max(max(x["ingest_ratio"], x["p50_ratio"], x["p95_ratio"]) for x in m["results"])
