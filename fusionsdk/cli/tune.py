@@ -13,8 +13,20 @@ from rich.table import Table
 from fusionsdk._sync import run_sync
 from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
 from fusionsdk.cli.base import Command
-from fusionsdk.cli.eval import CONCURRENCY, DATASET, SCORER, SEED, _rows, _scorer
+from fusionsdk.cli.eval import (
+    ADDRESS,
+    CONCURRENCY,
+    DATASET,
+    ENGINE,
+    SCORER,
+    SEED,
+    WORKERS,
+    _engine,
+    _rows,
+    _scorer,
+)
 from fusionsdk.errors import ConfigError
+from fusionsdk.eval.engines import EvalEngine
 
 __all__ = ["TuneCommand", "run_tune"]
 
@@ -50,6 +62,7 @@ def run_tune(
     concurrency: int,
     quiet: bool,
     answer_options: Sequence[str] = (),
+    engine: EvalEngine | None = None,
 ) -> dict[str, Any]:
     """Evaluate, tune and write ``out``; returns the report (``TuneResult.as_dict``)."""
     from fusionsdk.cli.progress import progress
@@ -79,6 +92,7 @@ def run_tune(
                     on_row=bar.advance,
                     concurrency=concurrency,
                     base_dir=config.resolve().parent,
+                    engine=engine,
                 )
             )
         except ConfigError as err:
@@ -144,6 +158,9 @@ def tune_command(
     concurrency: int = CONCURRENCY,
     as_json: bool = JSON_OPTION,
     report: Path | None = typer.Option(None, "--report", help="Write an HTML report with the frontier here."),
+    engine: str = ENGINE,
+    address: str | None = ADDRESS,
+    workers: int | None = WORKERS,
 ) -> None:
     """Evaluate every model of the config once, choose on the train half (k-fold
     cross-validation) among single models, fused panels, cascades and learned routers, write the
@@ -151,21 +168,26 @@ def tune_command(
     single model and McNemar's test against it."""
     from fusionsdk.tuning.tune import FAMILIES
 
-    data = run_tune(
-        config,
-        dataset,
-        scorer,
-        out=out,
-        answer=answer,
-        answer_options=answer_option,
-        budget_share=budget_share,
-        seed=seed,
-        folds=folds,
-        families=family or FAMILIES,
-        cache=cache,
-        concurrency=concurrency,
-        quiet=as_json,
-    )
+    runner = _engine(engine, address, workers)
+    try:
+        data = run_tune(
+            config,
+            dataset,
+            scorer,
+            out=out,
+            answer=answer,
+            answer_options=answer_option,
+            budget_share=budget_share,
+            seed=seed,
+            folds=folds,
+            families=family or FAMILIES,
+            cache=cache,
+            concurrency=concurrency,
+            quiet=as_json,
+            engine=runner,
+        )
+    finally:
+        run_sync(runner.aclose())  # a local Ray started for the command stops
     if report is not None:
         from fusionsdk.tuning.report import render_html
 

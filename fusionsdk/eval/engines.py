@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from fusionsdk.errors import ConfigError
+from fusionsdk.errors import require_extra
 from fusionsdk.plugin import PluginBase, PluginOptions
 
 if TYPE_CHECKING:
@@ -146,12 +146,7 @@ class RayEngine(EvalEngine):
         self._started = False
 
     def _ray(self) -> Any:
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError(
-                "the ray engine needs Ray: pip install 'fusionsdk[ray]'", path="--engine"
-            ) from None
+        ray = require_extra("ray", "ray", "Evaluations on Ray")
         opts: RayEngine.Options = self.options
         if not ray.is_initialized():
             ray.init(
@@ -222,9 +217,9 @@ def build_engine(
     """The engine plugin ``name`` (``in_process`` when None) built with ``options``."""
     if isinstance(name, EvalEngine):
         return name
-    from fusionsdk.registry import default_registry
+    from fusionsdk.registry import ambient_registry
 
-    registry = registry or default_registry()
+    registry = registry or ambient_registry()
     engine: EvalEngine = registry.build(
         "engines", name or "in_process", dict(options or {}), path="--engine-option", name_path="--engine"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionsdk.config.checkpoint import CheckpointSpec, redact_url
-from fusionsdk.errors import GraphError
+from fusionsdk.errors import GraphError, require_extra
 
 __all__ = ["CheckpointStore", "PostgresCheckpoints", "SqliteCheckpoints", "checkpoint_time", "open_store"]
 
@@ -152,11 +152,11 @@ class PostgresCheckpoints(CheckpointStore):
         pool = self._pools.get(loop)
         if pool is not None:
             return pool
-        try:
-            from psycopg.rows import dict_row
-            from psycopg_pool import AsyncConnectionPool
-        except ImportError:
-            raise GraphError("Postgres checkpoints need psycopg: pip install 'fusionsdk[postgres]'") from None
+        require_extra("psycopg_pool", "postgres", "Postgres checkpoints")
+        require_extra("langgraph.checkpoint.postgres", "postgres", "Postgres checkpoints")
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
         options = self.spec.pool
         pool = AsyncConnectionPool(
             self.spec.url,

@@ -26,6 +26,7 @@ from fusionsdk.tuning.base import evaluate_panel
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
+    from fusionsdk.eval.engines import EvalEngine
     from fusionsdk.eval.harness import RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
@@ -173,6 +174,7 @@ async def collect_outcomes(
     concurrency: int = 16,
     registry: Registry | None = None,
     base_dir: Path | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> Outcomes:
     """Evaluate every model of ``config`` (or ``models``) once on ``rows``.
 
@@ -182,6 +184,7 @@ async def collect_outcomes(
         cache: JSON Lines file of finished rows: read first (rows there are not run again),
             appended to as rows finish.
         on_row: Called as each row finishes (also once per cached row).
+        engine: Where the rows run (``in_process`` or ``ray``; :mod:`fusionsdk.eval.engines`).
 
     Raises:
         ConfigError: The config has no models, or none answered anything.
@@ -218,6 +221,7 @@ async def collect_outcomes(
                 registry=registry,
                 base_dir=base_dir,
                 on_row=finished,
+                engine=engine,
             )
         finally:
             if sink is not None:

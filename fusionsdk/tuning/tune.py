@@ -40,6 +40,7 @@ from fusionsdk.tuning.stats import accuracy_figures, mcnemar
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
+    from fusionsdk.eval.engines import EvalEngine
     from fusionsdk.eval.harness import RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
@@ -212,8 +213,10 @@ async def tune_config(
     concurrency: int = 16,
     registry: Registry | None = None,
     base_dir: Path | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> tuple[TuneResult, Outcomes]:
-    """Evaluate every model once on ``rows``, then :func:`tune_outcomes` on the split
+    """Evaluate every model once on ``rows`` (on ``engine``: ``in_process`` or ``ray``, see
+    :mod:`fusionsdk.eval.engines`), then :func:`tune_outcomes` on the split
     ``fusionsdk eval --split ... --seed seed`` uses. Returns the result and the outcomes.
 
     ``answer``: how the models' answers are compared in votes and cascades (and in the written
@@ -234,6 +237,7 @@ async def tune_config(
         concurrency=concurrency,
         registry=registry,
         base_dir=base_dir,
+        engine=engine,
     )
     train = [r.id for r in split_rows(rows, "train", seed)]
     test = [r.id for r in split_rows(rows, "test", seed)]

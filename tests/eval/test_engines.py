@@ -145,3 +145,36 @@ def test_eval_cli_with_the_ray_engine(ray_cluster: None, capsys: pytest.CaptureF
     assert spread["accuracy"] == local["accuracy"] and spread["per_model"] == local["per_model"]
     assert main([*args, "--address", "auto"]) == 2
     assert "--address and --workers need --engine ray" in capsys.readouterr().err
+
+
+@pytest.mark.ray
+def test_tune_cli_with_the_ray_engine(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from fusionsdk.cli.app import main
+
+    data = ROOT / "tests" / "data" / "gsm8k_subset.jsonl"
+    models = {
+        f"m{i}": {"provider": "replay", "model": m, "options": {"dataset": str(data)}}
+        for i, m in enumerate(ROWS[0].outputs)
+    }
+    config = tmp_path / "models.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "models": models,
+                "nodes": {"answer": {"kind": "agent", "model": "m0"}},
+                "edges": [["START", "answer"], ["answer", "END"]],
+            }
+        )
+    )
+    args = ["tune", str(config), "-d", str(data), "-s", "numeric", "--json"]
+    assert main([*args, "--out", str(tmp_path / "local.yaml")]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--out", str(tmp_path / "ray.yaml"), "--engine", "ray"]) == 0
+    spread = json.loads(capsys.readouterr().out)
+    assert spread["test"] == local["test"] and spread["chosen"] == local["chosen"]
+    assert (tmp_path / "ray.yaml").read_text() == (tmp_path / "local.yaml").read_text()
