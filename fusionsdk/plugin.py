@@ -98,6 +98,19 @@ class PluginBase(Generic[OptionsT]):
         self.options: OptionsT = cast("OptionsT", options)
         self._registry = registry or ambient_registry()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a Ray worker, say) without its registry, which holds locks; unpickled, it
+        resolves nested plugins from that process's registry."""
+        state = dict(self.__dict__)
+        state.pop("_registry", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from fusionsdk.registry import ambient_registry
+
+        self.__dict__.update(state)
+        self._registry = ambient_registry()
+
     @property
     def registry(self) -> Registry:
         """Where this plugin resolves the plugins it builds (steps, inner routers, embedders):

@@ -11,7 +11,7 @@ import typer
 from fusionsdk.cli._common import JSON_OPTION, command_group, print_json
 from fusionsdk.cli.base import Command
 from fusionsdk.cli.eval import CONCURRENCY, DATASET, SCORER, SEED
-from fusionsdk.cli.tune import ANSWER, CACHE, FOLDS, print_report, run_tune
+from fusionsdk.cli.tune import ANSWER, ANSWER_OPTION, CACHE, FOLDS, print_report, run_tune
 from fusionsdk.errors import ConfigError
 
 __all__ = ["CascadeCommand"]
@@ -28,6 +28,7 @@ def fit_command(
         None, "--max-cost-share", help="At most this share of the best single model's cost (e.g. 0.3)."
     ),
     answer: str | None = ANSWER,
+    answer_option: list[str] = ANSWER_OPTION,
     folds: int = FOLDS,
     cache: Path | None = CACHE,
     concurrency: int = CONCURRENCY,
@@ -45,6 +46,7 @@ def fit_command(
         scorer,
         out=out,
         answer=answer,
+        answer_options=answer_option,
         budget_share=max_cost_share,
         seed=seed,
         folds=folds,

@@ -18,6 +18,7 @@ from fusionsdk.cli.base import Command
 from fusionsdk.cli.progress import progress
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.base import Scorer
+from fusionsdk.eval.engines import EvalEngine, build_engine
 from fusionsdk.eval.explain import ExplainedRow, explain_rows
 from fusionsdk.eval.harness import EvalReport, evaluate, split_rows
 from fusionsdk.providers.replay import ReplayRow, load_replay
@@ -32,6 +33,33 @@ SPLIT = typer.Option(None, "--split", help="train or test half, shuffled with --
 SEED = typer.Option(0, "--seed", help="Seed of the train/test shuffle.")
 CONCURRENCY = typer.Option(16, "--concurrency", min=1, help="Rows run at once.")
 REPORT = typer.Option(None, "--report", help="Write an HTML report with plots here.")
+ENGINE = typer.Option(
+    "in_process", "--engine", help="Where rows run: in_process, or ray (a fusionsdk.engines plugin)."
+)
+ADDRESS = typer.Option(
+    None, "--address", help="Ray cluster to join (auto, ray://HOST:10001); local if omitted."
+)
+WORKERS = typer.Option(None, "--workers", min=1, help="CPUs of a local Ray cluster (default: all).")
+
+
+def _engine(name: str, address: str | None, workers: int | None) -> EvalEngine:
+    """The engine plugin ``name``, with the Ray options given."""
+    options: dict[str, Any] = {}
+    if address is not None:
+        options["address"] = address
+    if workers is not None:
+        options["num_cpus"] = workers
+    if options and name == "in_process":
+        raise ConfigError("--address and --workers need --engine ray", path="--engine")
+    return build_engine(name, options)
+
+
+def _run_with(engine: EvalEngine, coro: Any) -> Any:
+    """Run an evaluation coroutine, then close the engine (a local Ray cluster stops)."""
+    try:
+        return run_sync(coro)
+    finally:
+        run_sync(engine.aclose())
 
 
 def _rows(dataset: Path, split: str | None, seed: int, limit: int | None) -> list[ReplayRow]:
@@ -114,16 +142,23 @@ def eval_command(
     explain: int | None = typer.Option(
         None, "--explain", min=1, help="Show N sampled rows: each reply's tail, the answer read, the verdict."
     ),
+    engine: str = ENGINE,
+    address: str | None = ADDRESS,
+    workers: int | None = WORKERS,
 ) -> None:
     """Run the graph on every row of a dataset and report accuracy (with a 95% interval), cost,
-    tokens, latency, each model's accuracy and cost, the oracle and the routing shares."""
+    tokens, latency, each model's accuracy and cost, the oracle and the routing shares. With
+    --engine ray, rows run as Ray tasks (a local cluster, or --address)."""
     from fusionsdk.graph import compile_file
 
     graph = compile_file(config)
+    runner = _engine(engine, address, workers)
     rows = _rows(dataset, split, seed, limit)
     judge = _scorer(scorer)
     with progress("eval", total=len(rows)) as bar:
-        result = run_sync(evaluate(graph, rows, judge, concurrency=concurrency, on_row=bar.advance))
+        result = _run_with(
+            runner, evaluate(graph, rows, judge, concurrency=concurrency, on_row=bar.advance, engine=runner)
+        )
     hint = scorer_hint(scorer, result, rows)
     if hint is not None:
         stderr.print(Text.assemble(("hint: ", "cyan"), hint))
@@ -159,6 +194,9 @@ def sweep_command(
     concurrency: int = CONCURRENCY,
     as_json: bool = JSON_OPTION,
     report: Path | None = REPORT,
+    engine: str = ENGINE,
+    address: str | None = ADDRESS,
+    workers: int | None = WORKERS,
 ) -> None:
     """Evaluate the graph once per --value of --param; report the cost-accuracy curve, its
     Pareto frontier, AIQ and APGR."""

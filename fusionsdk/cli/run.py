@@ -1,4 +1,5 @@
-"""``fusionsdk run CONFIG PROMPT``: run a graph; ``--thread``/``--resume`` continue a paused one."""
+"""``fusionsdk run CONFIG PROMPT``: run a graph; ``--thread``/``--resume`` answer a paused one;
+``--thread`` alone continues a run that stopped (crashed) from its last checkpoint."""
 
 from __future__ import annotations
 
@@ -90,13 +91,16 @@ def _print_result(result: RunResult) -> None:
 
 def run(
     config: Path = typer.Argument(..., help="Graph config (YAML)."),
-    prompt: str | None = typer.Argument(None, help="The task (omit with --resume)."),
+    prompt: str | None = typer.Argument(None, help="The task (omit with --resume, or to continue --thread)."),
     as_json: bool = JSON_OPTION,
     stream: bool = typer.Option(False, "--stream", help="Print tokens and node events as they happen."),
-    thread: str | None = typer.Option(None, "--thread", help="Thread id (durable: checkpointed in SQLite)."),
+    thread: str | None = typer.Option(None, "--thread", help="Thread id (durable: checkpointed)."),
     resume: str | None = typer.Option(None, "--resume", help="Reply to a paused human step of --thread."),
-    checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help=f"SQLite checkpoint file (default with --thread: {DEFAULT_CHECKPOINT})."
+    checkpoint: str | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="SQLite checkpoint file or postgresql:// URL (default: the config's checkpoint section, "
+        f"else with --thread {DEFAULT_CHECKPOINT}).",
     ),
 ) -> None:
     """Run a graph on PROMPT and print the answer with its trace.
@@ -106,25 +110,33 @@ def run(
     """
     if resume is not None and thread is None:
         raise GraphError("--resume needs the --thread of the paused run")
-    if resume is None and not prompt:
-        raise GraphError("give a PROMPT (or --thread and --resume to continue a paused run)")
+    if resume is None and not prompt and thread is None:
+        raise GraphError(
+            "give a PROMPT (or --thread and --resume to answer a paused run, or --thread alone to "
+            "continue a run that stopped)"
+        )
     graph = compile_file(config)
-    store = checkpoint or (DEFAULT_CHECKPOINT if thread else None)
+    store = checkpoint or (DEFAULT_CHECKPOINT if thread and graph.config.checkpoint is None else None)
     kwargs: dict[str, Any] = {"thread_id": thread, "checkpoint": store, "resume": resume}
     result = None
-    for event in iterate_sync(graph.astream(prompt, **kwargs)):
-        if event.result is not None:
-            result = event.result
-        elif stream and as_json:
-            typer.echo(
-                json.dumps({"type": event.type, "node": event.node, "text": event.text}, ensure_ascii=False)
-            )
-        elif stream and event.type == "token":
-            typer.echo(event.text, nl=False)
-        elif stream and event.type == "discard":
-            typer.echo(f"\n[{event.node}: a model failed midway; the answer starts again]", err=True)
-        elif stream and event.type == "node":
-            typer.echo(f"\n[{event.node} done]", err=True)
+    try:
+        for event in iterate_sync(graph.astream(prompt, **kwargs)):
+            if event.result is not None:
+                result = event.result
+            elif stream and as_json:
+                typer.echo(
+                    json.dumps(
+                        {"type": event.type, "node": event.node, "text": event.text}, ensure_ascii=False
+                    )
+                )
+            elif stream and event.type == "token":
+                typer.echo(event.text, nl=False)
+            elif stream and event.type == "discard":
+                typer.echo(f"\n[{event.node}: a model failed midway; the answer starts again]", err=True)
+            elif stream and event.type == "node":
+                typer.echo(f"\n[{event.node} done]", err=True)
+    finally:
+        graph.close()  # the Postgres pool, if any
     assert result is not None
     if as_json:
         print_json({"type": "result", **result.as_dict()} if stream else result.as_dict())

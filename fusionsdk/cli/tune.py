@@ -3,7 +3,7 @@ half of a dataset and write it as a ready graph (:mod:`fusionsdk.tuning.tune`)."
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +13,38 @@ from rich.table import Table
 from fusionsdk._sync import run_sync
 from fusionsdk.cli._common import JSON_OPTION, print_json, stdout
 from fusionsdk.cli.base import Command
-from fusionsdk.cli.eval import CONCURRENCY, DATASET, SCORER, SEED, _rows, _scorer
+from fusionsdk.cli.eval import (
+    ADDRESS,
+    CONCURRENCY,
+    DATASET,
+    ENGINE,
+    SCORER,
+    SEED,
+    WORKERS,
+    _engine,
+    _rows,
+    _scorer,
+)
 from fusionsdk.errors import ConfigError
+from fusionsdk.eval.engines import EvalEngine
 
 __all__ = ["TuneCommand", "run_tune"]
 
-#: How each built-in scorer's answers are compared, when --answer is not given.
-_ANSWER_OF_SCORER = {"numeric": "number", "choice": "choice"}
-_EXTRACTS = ("text", "number", "choice", "json_field")
 _OPTIONS = {"budget_share": "--budget-share", "families": "--family"}
 
 ANSWER = typer.Option(
     None,
     "--answer",
-    help="How answers are compared: text, number, choice, json_field (default: from the scorer).",
+    help="How answers are compared in votes and cascades: any installed answer type (number, choice, "
+    "text, json_field, math, python_literal, code_output, plugins); default: the scorer's own.",
+)
+ANSWER_OPTION = typer.Option(
+    [],
+    "--answer-option",
+    help="An option of the --answer type, KEY=VALUE (repeat), e.g. --answer-option abs_tol=0.01.",
 )
 FOLDS = typer.Option(5, "--folds", min=2, help="Cross-validation folds inside the train half.")
 CACHE = typer.Option(None, "--cache", help="JSONL file of finished rows: resume an interrupted evaluation.")
-
-
-def answer_type(answer: str | None, scorer: str) -> str:
-    """The answer type: ``answer``, else the scorer's."""
-    chosen = answer or _ANSWER_OF_SCORER.get(scorer, "text")
-    if chosen not in _EXTRACTS:
-        raise ConfigError(f"must be one of {', '.join(_EXTRACTS)}, got {chosen!r}", path="--answer")
-    return chosen
 
 
 def run_tune(
@@ -54,10 +61,13 @@ def run_tune(
     cache: Path | None,
     concurrency: int,
     quiet: bool,
+    answer_options: Sequence[str] = (),
+    engine: EvalEngine | None = None,
 ) -> dict[str, Any]:
     """Evaluate, tune and write ``out``; returns the report (``TuneResult.as_dict``)."""
     from fusionsdk.cli.progress import progress
     from fusionsdk.config.file import load_config
+    from fusionsdk.tuning.answer_spec import resolve_answer
     from fusionsdk.tuning.tune import tune_config, write_tuned
 
     if out.is_dir() or not out.parent.is_dir():
@@ -65,7 +75,7 @@ def run_tune(
     parsed = load_config(config)
     rows = _rows(dataset, None, seed, None)
     judge = _scorer(scorer)
-    extract = answer_type(answer, scorer)
+    reading = resolve_answer(answer, answer_options, judge)
     with progress("evaluating every model", total=len(rows), disable=quiet) as bar:
         try:
             result, _ = run_sync(
@@ -74,7 +84,7 @@ def run_tune(
                     rows,
                     judge,
                     seed=seed,
-                    extract=extract,  # type: ignore[arg-type]
+                    answer=reading,
                     budget_share=budget_share,
                     folds=folds,
                     families=families,
@@ -82,6 +92,7 @@ def run_tune(
                     on_row=bar.advance,
                     concurrency=concurrency,
                     base_dir=config.resolve().parent,
+                    engine=engine,
                 )
             )
         except ConfigError as err:
@@ -134,6 +145,7 @@ def tune_command(
     scorer: str = SCORER,
     out: Path = typer.Option(..., "--out", "-o", help="Write the tuned graph config (YAML) here."),
     answer: str | None = ANSWER,
+    answer_option: list[str] = ANSWER_OPTION,
     budget_share: float | None = typer.Option(
         None, "--budget-share", help="Cost limit, as a share of the best single model's cost (e.g. 0.3)."
     ),
@@ -146,6 +158,9 @@ def tune_command(
     concurrency: int = CONCURRENCY,
     as_json: bool = JSON_OPTION,
     report: Path | None = typer.Option(None, "--report", help="Write an HTML report with the frontier here."),
+    engine: str = ENGINE,
+    address: str | None = ADDRESS,
+    workers: int | None = WORKERS,
 ) -> None:
     """Evaluate every model of the config once, choose on the train half (k-fold
     cross-validation) among single models, fused panels, cascades and learned routers, write the
@@ -153,20 +168,26 @@ def tune_command(
     single model and McNemar's test against it."""
     from fusionsdk.tuning.tune import FAMILIES
 
-    data = run_tune(
-        config,
-        dataset,
-        scorer,
-        out=out,
-        answer=answer,
-        budget_share=budget_share,
-        seed=seed,
-        folds=folds,
-        families=family or FAMILIES,
-        cache=cache,
-        concurrency=concurrency,
-        quiet=as_json,
-    )
+    runner = _engine(engine, address, workers)
+    try:
+        data = run_tune(
+            config,
+            dataset,
+            scorer,
+            out=out,
+            answer=answer,
+            answer_options=answer_option,
+            budget_share=budget_share,
+            seed=seed,
+            folds=folds,
+            families=family or FAMILIES,
+            cache=cache,
+            concurrency=concurrency,
+            quiet=as_json,
+            engine=runner,
+        )
+    finally:
+        run_sync(runner.aclose())  # a local Ray started for the command stops
     if report is not None:
         from fusionsdk.tuning.report import render_html
 

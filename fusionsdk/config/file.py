@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fusionsdk.config.checkpoint import CheckpointSpec
 from fusionsdk.config.graph import END, START, BudgetSpec, NodeSpec
 from fusionsdk.config.memory import MemorySpec, check_memory_names
 from fusionsdk.config.models import ModelSpec
@@ -32,6 +33,8 @@ class FusionConfig(BaseModel):
         memory: Memory stores by name (see :mod:`fusionsdk.config.memory`).
         serve: How ``fusionsdk serve`` runs: API keys, limits (see :mod:`fusionsdk.config.serve`).
         state: Where replicas share state (``redis: URL``); in the process when omitted.
+        checkpoint: Where durable runs keep their state (see :mod:`fusionsdk.config.checkpoint`);
+            in memory when omitted.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +48,7 @@ class FusionConfig(BaseModel):
     memory: dict[str, MemorySpec] = Field(default_factory=dict)
     serve: ServeSpec = ServeSpec()
     state: StateSpec = StateSpec()
+    checkpoint: CheckpointSpec | None = None
 
     _check_memory = field_validator("memory")(classmethod(lambda cls, v: check_memory_names(v)))
 

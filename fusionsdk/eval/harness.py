@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.eval.base import Scorer
@@ -16,7 +15,10 @@ from fusionsdk.eval.metrics import percentile, wilson_interval
 from fusionsdk.graph.run import Graph
 from fusionsdk.providers.replay import ReplayRow
 
-__all__ = ["EvalReport", "RowResult", "evaluate", "split_rows"]
+if TYPE_CHECKING:
+    from fusionsdk.eval.engines import EvalEngine
+
+__all__ = ["EvalReport", "RowResult", "evaluate", "run_row", "split_rows", "summarize"]
 
 
 def split_rows(
@@ -131,7 +133,8 @@ class EvalReport:
         return table
 
 
-async def _run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
+async def run_row(graph: Graph, row: ReplayRow, scorer: Scorer) -> RowResult:
+    """Run one row and score the graph's answer and every model's (a failed run scores 0)."""
     started = time.perf_counter()
     try:
         result = await graph.arun(row.question, metadata={"row_id": row.id}, evaluation=True)
@@ -168,29 +171,33 @@ async def evaluate(
     *,
     concurrency: int = 16,
     on_row: Callable[[RowResult], None] | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> EvalReport:
     """Run ``graph`` on every row (``concurrency`` at a time) and score it.
 
     Each row's id goes into the run metadata as ``row_id`` (replay models use it). A row whose
     run fails scores 0 and is counted in ``errors``; the evaluation goes on.
 
+    Args:
+        graph: The graph measured.
+        rows: The dataset.
+        scorer: Scores the answers.
+        concurrency: Rows run at once (per Ray task with the ``ray`` engine).
+        on_row: Called with each row's result as it arrives.
+        engine: Where the rows run: an :class:`~fusionsdk.eval.engines.EvalEngine` or the name
+            of one (``in_process``, the default, or ``ray``); see :mod:`fusionsdk.eval.engines`.
+
     Raises:
         ConfigError: No rows, or a concurrency below 1.
     """
+    from fusionsdk.eval.engines import build_engine
+
     if not rows:
         raise ConfigError("the dataset has no rows to evaluate")
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(row: ReplayRow) -> RowResult:
-        async with gate:
-            outcome = await _run_row(graph, row, scorer)
-        if on_row is not None:
-            on_row(outcome)
-        return outcome
-
-    results = await asyncio.gather(*(one(row) for row in rows))
+    runner = build_engine(engine)
+    results = await runner.map_rows(graph, rows, scorer, concurrency=concurrency, on_row=on_row)
     return summarize(results)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from fusionsdk.config.file import FusionConfig
 from fusionsdk.errors import ConfigError
 from fusionsdk.eval.base import Scorer
+from fusionsdk.eval.engines import EvalEngine
 from fusionsdk.eval.harness import EvalReport, evaluate
 from fusionsdk.eval.metrics import CostPoint, aiq, apgr, pareto_frontier
 from fusionsdk.graph.builder import config_to_data
@@ -92,16 +93,21 @@ async def sweep(
     registry: Registry | None = None,
     concurrency: int = 16,
     on_value: Callable[[Any, EvalReport], None] | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> SweepResult:
-    """Evaluate the graph once per value of ``parameter``. APGR takes the cheapest setting as
-    the weak end and the costliest as the strong end."""
+    """Evaluate the graph once per value of ``parameter`` (on ``engine``, see
+    :mod:`fusionsdk.eval.engines`). APGR takes the cheapest setting as the weak end and the
+    costliest as the strong end."""
+    from fusionsdk.eval.engines import build_engine
+
+    runner = build_engine(engine)
     if not values:
         raise ConfigError("a sweep needs at least one value")
     data = config_to_data(config)
     reports = []
     for value in values:
         graph = compile_config(set_path(data, parameter, value), registry=registry)
-        report = await evaluate(graph, rows, scorer, concurrency=concurrency)
+        report = await evaluate(graph, rows, scorer, concurrency=concurrency, engine=runner)
         reports.append(report)
         if on_value is not None:
             on_value(value, report)

@@ -1,8 +1,10 @@
 """A compiled graph and its runs: :class:`Graph` and :class:`RunResult`.
 
-Runs are checkpointed by LangGraph: in memory by default, or in SQLite with ``checkpoint=PATH``,
-so a thread interrupted by a ``human`` node (or a crash) can be resumed later, from another
-process, with the same ``thread_id``. Evaluation runs (``evaluation=True``) keep nothing.
+Runs are checkpointed by LangGraph: in memory by default, or durably in SQLite
+(``checkpoint=PATH``) or Postgres (``checkpoint="postgresql://..."``, or the config's
+``checkpoint:`` section; :mod:`fusionsdk.graph.checkpoint`), so a thread interrupted by a
+``human`` node (or a crash) can be resumed later, from another process, with the same
+``thread_id``. Evaluation runs (``evaluation=True``) keep nothing.
 
 When a run ends, the graph calls each of its ``on_run_end`` hooks with a :class:`RunEnd`;
 observers of finished runs (routing feedback logs the decisions of routers that learn, see
@@ -21,8 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk._sync import iterate_sync, run_sync
+from fusionsdk.config.checkpoint import CheckpointSpec
 from fusionsdk.errors import GraphError
 from fusionsdk.providers import telemetry
+from fusionsdk.graph.checkpoint import CheckpointStore, open_store
 from fusionsdk.routing.feedback import apply_feedback, log_routing_decisions
 
 if TYPE_CHECKING:
@@ -162,6 +166,7 @@ class Graph:
         self._builder = builder
         self._memory_app: Any = None
         self._plain_app: Any = None
+        self._stores: dict[str, CheckpointStore] = {}
         #: Called with a :class:`RunEnd` after every run but evaluation runs, in order.
         self.on_run_end: list[RunHook] = [log_routing_decisions]
 
@@ -170,27 +175,57 @@ class Graph:
         """The graph's models."""
         return self.context.hub
 
+    def _store(self, checkpoint: str | Path | CheckpointSpec | bool | None) -> CheckpointStore | None:
+        """The durable store a run uses: the argument's, else the config's (None: in memory)."""
+        if checkpoint is None or checkpoint is True:
+            spec = self.config.checkpoint
+        elif isinstance(checkpoint, CheckpointSpec):
+            spec = checkpoint
+        else:
+            spec = CheckpointSpec.parse(checkpoint)  # type: ignore[arg-type]
+        if spec is None:
+            return None
+        key = spec.model_dump_json()
+        if key not in self._stores:  # one per spec: a Postgres store keeps its pool
+            base = self.context.base_dir if spec is self.config.checkpoint else None
+            self._stores[key] = open_store(spec, base)
+        return self._stores[key]
+
     @contextlib.asynccontextmanager
-    async def _app(self, checkpoint: str | Path | bool | None, evaluation: bool) -> AsyncIterator[Any]:
+    async def _app(
+        self, checkpoint: str | Path | CheckpointSpec | bool | None, evaluation: bool, thread_id: str
+    ) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        """The compiled app for one run and the options its invocation takes. Durable runs save
+        each step before the next starts (``durability="sync"``), and their thread is trimmed
+        to the store's retention when the run ends."""
         if evaluation and checkpoint not in (None, False):
             raise GraphError("an evaluation run keeps nothing between runs: drop the checkpoint")
         if evaluation or checkpoint is False:  # nothing kept between runs, no human pauses
             if self._plain_app is None:
                 self._plain_app = self._builder.compile()
-            yield self._plain_app
+            yield self._plain_app, {}
             return
-        if checkpoint is None or checkpoint is True:
+        store = self._store(checkpoint)
+        if store is None:
             if self._memory_app is None:  # compiling costs milliseconds: once per graph
                 from langgraph.checkpoint.memory import InMemorySaver
 
                 self._memory_app = self._builder.compile(checkpointer=InMemorySaver())
-            yield self._memory_app
+            yield self._memory_app, {}
             return
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        async with store.saver() as saver:
+            yield self._builder.compile(checkpointer=saver), {"durability": "sync"}
+            await store.retain(saver, thread_id)
 
-        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(checkpoint)) as saver:
-            yield self._builder.compile(checkpointer=saver)
+    async def aclose(self) -> None:
+        """Close the connection pools of the graph's durable checkpoint stores."""
+        stores, self._stores = self._stores, {}
+        for store in stores.values():
+            await store.aclose()
+
+    def close(self) -> None:
+        """Blocking :meth:`aclose`."""
+        run_sync(self.aclose())
 
     def _initial(
         self, task: str, metadata: dict[str, Any] | None, kept: dict[str, Any] | None = None
@@ -246,18 +281,20 @@ class Graph:
         *,
         thread_id: str | None = None,
         metadata: dict[str, Any] | None = None,
-        checkpoint: str | Path | bool | None = None,
+        checkpoint: str | Path | CheckpointSpec | bool | None = None,
         resume: Any = None,
         evaluation: bool = False,
     ) -> AsyncIterator[GraphEvent]:
         """Run the graph, yielding node, token and answer events, then a ``result`` event.
 
         Args:
-            task: The request (None when resuming).
+            task: The request (None when resuming, or to continue a stopped run of ``thread_id``).
             thread_id: Thread to run in (a new one when omitted).
             metadata: Run metadata (row ids, ``sensitive``, ...).
-            checkpoint: SQLite file for durable runs; in memory when omitted; ``False`` keeps
-                nothing (no pauses or resumes; what ``fusionsdk serve`` uses).
+            checkpoint: Durable store: a SQLite file, a ``postgresql://`` URL or a
+                :class:`~fusionsdk.config.checkpoint.CheckpointSpec`; when omitted, the config's
+                ``checkpoint:`` section, else in memory; ``False`` keeps nothing (no pauses or
+                resumes).
             resume: The reply to a paused ``human`` node (with ``thread_id``).
             evaluation: A measuring run (what ``fusionsdk eval`` makes): nothing is kept and
                 no ``on_run_end`` hook is called, so routers that learn do not log it.
@@ -309,7 +346,7 @@ class Graph:
         thread_id: str,
         task: str | None,
         metadata: dict[str, Any] | None,
-        checkpoint: str | Path | bool | None,
+        checkpoint: str | Path | CheckpointSpec | bool | None,
         resume: Any,
         evaluation: bool,
     ) -> AsyncIterator[GraphEvent]:
@@ -317,9 +354,9 @@ class Graph:
         stateless = evaluation or checkpoint is False
         modes = ["updates", "custom", "values"] if stateless else ["updates", "custom"]
         values: dict[str, Any] = {}
-        async with self._app(checkpoint, evaluation) as app, _typed_errors():
+        async with self._app(checkpoint, evaluation, thread_id) as (app, options), _typed_errors():
             graph_input = await self._input(app, config, task, metadata, resume)
-            async for mode, chunk in app.astream(graph_input, config, stream_mode=modes):
+            async for mode, chunk in app.astream(graph_input, config, stream_mode=modes, **options):
                 if mode == "values":
                     values = chunk
                 elif mode == "custom":
@@ -365,7 +402,7 @@ class Graph:
         *,
         thread_id: str | None = None,
         metadata: dict[str, Any] | None = None,
-        checkpoint: str | Path | bool | None = None,
+        checkpoint: str | Path | CheckpointSpec | bool | None = None,
         resume: Any = None,
         evaluation: bool = False,
     ) -> RunResult:
@@ -376,8 +413,9 @@ class Graph:
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         with telemetry.span(*self._span(thread_id)) as span:
-            async with self._app(checkpoint, evaluation) as app, _typed_errors():
-                values = await app.ainvoke(await self._input(app, config, task, metadata, resume), config)
+            async with self._app(checkpoint, evaluation, thread_id) as (app, options), _typed_errors():
+                graph_input = await self._input(app, config, task, metadata, resume)
+                values = await app.ainvoke(graph_input, config, **options)
                 result = self._result_from_values(values, thread_id)
                 if not evaluation:
                     await self._run_ended(result, values, resume)
@@ -400,18 +438,23 @@ class Graph:
     async def _input(
         self, app: Any, config: dict[str, Any], task: str | None, metadata: dict[str, Any] | None, resume: Any
     ) -> Any:
-        """The graph input: a fresh state, or the reply to a paused thread."""
+        """The graph input: a fresh state, the reply to a paused thread, or (no task and no
+        reply) None, which continues a thread from its last checkpoint (after a crash)."""
         from langgraph.checkpoint.base import BaseCheckpointSaver
 
-        if resume is None:
+        if resume is None and task is not None:
             kept = None
             if isinstance(app.checkpointer, BaseCheckpointSaver):  # the thread's flag from earlier runs
                 kept = (await app.aget_state(config)).values.get("privacy")
-            return self._initial(task or "", metadata, kept)
+            return self._initial(task, metadata, kept)
         from langgraph.types import Command
 
         snapshot = await app.aget_state(config)
         thread = config["configurable"]["thread_id"]
+        if resume is None:
+            if not snapshot.next:
+                raise GraphError(f"thread '{thread}' has no unfinished run to continue")
+            return None
         if not snapshot.values:
             raise GraphError(
                 f"thread '{thread}' has nothing waiting to be resumed: no run of it is kept in this "
@@ -424,7 +467,9 @@ class Graph:
             )
         return Command(resume=resume)
 
-    async def aclear_sensitive(self, thread_id: str, *, checkpoint: str | Path | bool | None = None) -> bool:
+    async def aclear_sensitive(
+        self, thread_id: str, *, checkpoint: str | Path | CheckpointSpec | bool | None = None
+    ) -> bool:
         """Clear thread ``thread_id``'s sensitive flag: its later runs may reach hosted models
         and embedders again, with everything the thread keeps (answers, candidates, retrieved
         chunks, history). Only an explicit call clears it; returns whether it was set.
@@ -436,7 +481,7 @@ class Graph:
         if checkpoint is False:
             return False
         config = {"configurable": {"thread_id": thread_id}}
-        async with self._app(checkpoint, False) as app:
+        async with self._app(checkpoint, False, thread_id) as (app, _options):
             snapshot = await app.aget_state(config)
             if not (snapshot.values.get("privacy") or {}).get("sensitive"):
                 return False
@@ -446,6 +491,16 @@ class Graph:
     def clear_sensitive(self, thread_id: str, **kwargs: Any) -> bool:
         """Blocking :meth:`aclear_sensitive`."""
         return run_sync(self.aclear_sensitive(thread_id, **kwargs))
+
+    async def acontinue(self, thread_id: str, **kwargs: Any) -> RunResult:
+        """Continue a run that stopped before its end (its process crashed or was killed) from
+        the thread's last checkpoint: the steps already saved are not run again. Needs the
+        durable store the run used (``checkpoint=`` or the config's ``checkpoint:`` section)."""
+        return await self.arun(None, thread_id=thread_id, **kwargs)
+
+    def continue_(self, thread_id: str, **kwargs: Any) -> RunResult:
+        """Blocking :meth:`acontinue`."""
+        return run_sync(self.acontinue(thread_id, **kwargs))
 
     async def aresume(self, thread_id: str, reply: Any, **kwargs: Any) -> RunResult:
         """Continue a run paused by a ``human`` node with the person's ``reply``."""

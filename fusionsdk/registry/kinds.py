@@ -23,6 +23,7 @@ _BASES: dict[str, str] = {
     "tools": "fusionsdk.tools.base:Tool",
     "commands": "fusionsdk.cli.base:Command",
     "answers": "fusionsdk.answers.base:AnswerType",
+    "engines": "fusionsdk.eval.engines:EvalEngine",
 }
 
 
@@ -40,6 +41,7 @@ class PluginKind(str, Enum):
     TOOLS = "tools"
     COMMANDS = "commands"
     ANSWERS = "answers"
+    ENGINES = "engines"
 
     @property
     def group(self) -> str:

@@ -28,6 +28,7 @@ from fusionsdk.errors import FusionError
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
+    from fusionsdk.eval.engines import EvalEngine
     from fusionsdk.eval.harness import EvalReport, RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
@@ -48,6 +49,7 @@ async def evaluate_panel(
     base_dir: Path | None = None,
     concurrency: int = 16,
     on_row: Callable[[RowResult], None] | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> EvalReport:
     """Rewrite ``config`` into "panel -> vote" (its models kept, every other node dropped),
     compile it and evaluate it on ``rows``, which gives each panel model's score and cost per row.
@@ -64,6 +66,7 @@ async def evaluate_panel(
         base_dir: Folder that relative paths in the config resolve against.
         concurrency: Rows run at once.
         on_row: Called with each row's result as it finishes (progress, caches).
+        engine: Where the rows run (``in_process`` or ``ray``; :mod:`fusionsdk.eval.engines`).
 
     Raises:
         ConfigError: The rewritten config does not compile.
@@ -80,7 +83,7 @@ async def evaluate_panel(
     data["nodes"] = {panel: dict(node) if node is not None else data["nodes"][panel], vote: vote_node}
     data["edges"] = [["START", panel], [panel, vote], [vote, "END"]]
     graph = compile_config(data, registry=registry, base_dir=base_dir)
-    report = await evaluate(graph, rows, scorer, concurrency=concurrency, on_row=on_row)
+    report = await evaluate(graph, rows, scorer, concurrency=concurrency, on_row=on_row, engine=engine)
     if report.errors == report.n:
         first = next(r.error for r in report.rows if r.error)
         raise FusionError(f"every row failed, so there is nothing to learn from (first: {first})")

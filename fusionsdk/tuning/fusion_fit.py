@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
-from fusionsdk.answers import Extract
 from fusionsdk.config.lookup import find_node
 from fusionsdk.errors import ConfigError
 from fusionsdk.fusion.weights_file import WeightsData
+from fusionsdk.tuning.answer_spec import AnswerSpec, build_checked
 from fusionsdk.tuning.base import evaluate_panel
 from fusionsdk.tuning.fusion_weights import FittedWeights, PanelChoice, fit_weights, select_panel
 from fusionsdk.tuning.vote_table import VoteTable
@@ -94,18 +94,22 @@ def panel_of(config: FusionConfig, panel: str | None = None) -> tuple[str, list[
     return node.name, node.models("panel")
 
 
-def _extract_of(config: FusionConfig, panel: str) -> Extract:
-    """The ``extract`` option of the fuse node that reads ``panel`` (``text`` when none says)."""
+def _answer_of(config: FusionConfig, panel: str) -> AnswerSpec:
+    """The answer type of the fuse node that reads ``panel``: its ``answer:`` (with
+    ``answer_options:``) or the older ``extract:`` (``text`` when none says)."""
     try:
         fuse = find_node(
             config,
             kind="fuse",
-            where=lambda n: n.fields.get("source") in (None, panel) and "extract" in n.options,
+            where=lambda n: (
+                n.fields.get("source") in (None, panel) and ("answer" in n.options or "extract" in n.options)
+            ),
             first=True,
         )
     except ConfigError:
-        return "text"
-    return fuse.options["extract"]  # type: ignore[no-any-return]
+        return AnswerSpec("text")
+    name = fuse.options.get("answer") or fuse.options.get("extract") or "text"
+    return AnswerSpec(str(name), dict(fuse.options.get("answer_options") or {}))
 
 
 async def fit_config(
@@ -115,7 +119,8 @@ async def fit_config(
     *,
     panel: str | None = None,
     max_panel: int | None = None,
-    extract: Extract | None = None,
+    extract: str | None = None,
+    answer_options: Mapping[str, Any] | None = None,
     top_n: int = 10,
     max_cost_usd: float | None = None,
     concurrency: int = 16,
@@ -127,6 +132,10 @@ async def fit_config(
     :func:`~fusionsdk.tuning.base.evaluate_panel`), fit weights on the outcome and, with
     ``max_panel``, choose the best panel of at most that many models (among the ``top_n``
     heaviest, costing at most ``max_cost_usd`` over the rows).
+
+    Answers are read with ``extract`` (any ``fusionsdk.answers`` type, with ``answer_options``),
+    else the answer type of the config's fuse node behind the panel (its ``answer:``, or the
+    older ``extract:``).
 
     Each model's right and wrong come from the evaluation. Its answers, needed to simulate votes
     exactly, come from the rows' recorded outputs (replay datasets) where the recording scores
@@ -143,9 +152,8 @@ async def fit_config(
     if max_cost_usd is not None and max_panel is None:
         raise ConfigError("limits the panel search: give a maximum panel size too", path="max_cost_usd")
     node, models = panel_of(config, panel)
-    extract = extract or _extract_of(config, node)
-    if extract not in get_args(Extract):
-        raise ConfigError(f"must be one of {', '.join(get_args(Extract))}, got {extract!r}", path="extract")
+    spec = AnswerSpec(extract, dict(answer_options or {})) if extract else _answer_of(config, node)
+    reader = build_checked(spec, registry, name_path="extract", options_path="answer_options")
     vote = "fit_vote" if node != "fit_vote" else "fit_vote_"
     report = await evaluate_panel(
         config,
@@ -153,7 +161,7 @@ async def fit_config(
         scorer,
         panel=node,
         vote=vote,
-        vote_options={"extract": extract},
+        vote_options=spec.fields(),
         registry=registry,
         base_dir=base_dir,
         concurrency=concurrency,
@@ -161,8 +169,8 @@ async def fit_config(
     )
     recorded = {name: config.models[name].model or name for name in models if name in config.models}
     answers = _recorded_answers(report, rows, scorer, recorded)
-    table = VoteTable.from_report(report, answers, extract, models)
-    fitted = fit_weights(table, extract=extract)
+    table = VoteTable.from_report(report, answers, reader, models)
+    fitted = fit_weights(table, extract=spec.name)
     chosen = None
     if max_panel:
         chosen = select_panel(table, fitted, max_size=max_panel, top_n=top_n, max_cost_usd=max_cost_usd)

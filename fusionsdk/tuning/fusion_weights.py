@@ -24,12 +24,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from fusionsdk.answers import Extract
 from fusionsdk.errors import ConfigError
 from fusionsdk.fusion.weights_file import WeightsData, log_odds
-from fusionsdk.tuning.vote_table import VoteTable
+from fusionsdk.tuning.vote_table import Reader, VoteTable
 
 if TYPE_CHECKING:
     from fusionsdk.eval.base import Scorer
@@ -49,7 +49,7 @@ class FittedWeights:
         counts: Each model's (right, wrong) answers.
         smoothing: The Beta prior's pseudo-count.
         integer_bonus: The whole-number bonus fitted (or given).
-        extract: How answers were read.
+        extract: How answers were read (an answer type's name).
         accuracy: Train accuracy of the weighted vote of all models.
         majority_accuracy: Train accuracy of the unweighted vote (no bonus), for comparison.
         n: Questions learned from.
@@ -59,18 +59,27 @@ class FittedWeights:
     counts: dict[str, tuple[int, int]]
     smoothing: float
     integer_bonus: float
-    extract: Extract
+    extract: str
     accuracy: float
     majority_accuracy: float
     n: int
 
     def to_weights_data(self, **extra: Any) -> WeightsData:
-        """The weights file content; ``extra`` keys (``panel``, figures) are stored beside."""
+        """The weights file content; ``extra`` keys (``panel``, figures) are stored beside.
+
+        The file's ``extract`` setting can only name the older four answer types; another
+        (``math``, ``python_literal``, ...) is recorded as ``answer`` for information, and the
+        fuse node must say ``answer:`` itself."""
+        settings: dict[str, Any] = {"integer_bonus": self.integer_bonus}
+        if self.extract in get_args(Extract):
+            settings["extract"] = self.extract
+        else:
+            extra = {"answer": self.extract, **extra}
         return WeightsData(
             weights={m: round(w, 6) for m, w in self.weights.items()},
             counts={m: (float(r), float(w)) for m, (r, w) in self.counts.items()},
             smoothing=self.smoothing,
-            settings={"extract": self.extract, "integer_bonus": self.integer_bonus},
+            settings=settings,
             extra={"train_accuracy": self.accuracy, "train_questions": self.n, **extra},
         )
 
@@ -96,7 +105,7 @@ class PanelChoice:
     method: str
 
 
-def as_table(source: Any, scorer: Scorer | None = None, extract: Extract = "number") -> VoteTable:
+def as_table(source: Any, scorer: Scorer | None = None, extract: Reader = "number") -> VoteTable:
     """A :class:`VoteTable` from a table, an ``EvalReport`` (or its rows), or replay rows with a
     scorer.
 
@@ -122,7 +131,7 @@ def fit_weights(
     source: Any,
     *,
     scorer: Scorer | None = None,
-    extract: Extract = "number",
+    extract: Reader = "number",
     smoothing: float = 1.0,
     integer_bonus: float | None = None,
 ) -> FittedWeights:
@@ -156,7 +165,7 @@ def fit_weights(
         counts=counts,
         smoothing=smoothing,
         integer_bonus=integer_bonus,
-        extract=extract,
+        extract=extract if isinstance(extract, str) else type(extract).__name__,
         accuracy=table.accuracy(weights, integer_bonus=integer_bonus),
         majority_accuracy=table.accuracy(dict.fromkeys(table.models, 1.0)),
         n=len(table.rows),
@@ -173,7 +182,7 @@ def select_panel(
     max_cost_usd: float | None = None,
     integer_bonus: float | None = None,
     scorer: Scorer | None = None,
-    extract: Extract = "number",
+    extract: Reader = "number",
 ) -> PanelChoice:
     """The panel of at most ``max_size`` models whose weighted vote is most accurate on
     ``source``; ties go to the cheaper, then the smaller panel. With ``max_cost_usd``, only

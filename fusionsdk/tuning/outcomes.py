@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerType
 from fusionsdk.errors import ConfigError
+from fusionsdk.tuning.answer_spec import AnswerSpec
 from fusionsdk.tuning.base import evaluate_panel
 
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
+    from fusionsdk.eval.engines import EvalEngine
     from fusionsdk.eval.harness import RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
@@ -42,7 +44,9 @@ class Outcomes:
         models: Model names (the config's), in config order.
         right: ``(questions, models)``: the answer scored 0.5 or more.
         cost: ``(questions, models)``: what the answer cost, in USD.
-        keys: Per question and model, the answer key (``None`` where the model gave no answer).
+        keys: Per question and model, the answer key (``None`` where the model gave no answer):
+            the answer type's vote key, equivalent answers to one question sharing one key, as
+            a vote or a cascade of them groups them.
     """
 
     ids: list[str]
@@ -112,20 +116,32 @@ class Outcomes:
         return max(self.models, key=lambda m: (self.accuracy(m), -self.total_cost(m)))
 
 
+def _answer_type(answer: str | AnswerSpec | AnswerType[Any]) -> AnswerType[Any]:
+    if isinstance(answer, AnswerType):
+        return answer
+    return (answer if isinstance(answer, AnswerSpec) else AnswerSpec(answer)).build()
+
+
 def outcomes_from_results(
-    results: Sequence[RowResult], rows: Sequence[ReplayRow], models: Sequence[str], extract: Extract
+    results: Sequence[RowResult],
+    rows: Sequence[ReplayRow],
+    models: Sequence[str],
+    answer: str | AnswerSpec | AnswerType[Any] = "text",
 ) -> Outcomes:
-    """Outcomes from an evaluation's row results (each model's score, cost and answer text)."""
+    """Outcomes from an evaluation's row results (each model's score, cost and answer text),
+    answers read with ``answer`` (an answer type, or its name or :class:`AnswerSpec`)."""
     questions = {row.id: row.question for row in rows}
     kept = [r for r in results if r.model_scores and r.id in questions]
     if not kept:
         raise ConfigError("no model answered any question: there is nothing to tune on")
+    reader = _answer_type(answer)
     right = np.array([[r.model_scores.get(m, 0.0) >= 0.5 for m in models] for r in kept], dtype=bool)
     cost = np.array([[float(r.model_costs.get(m, 0.0)) for m in models] for r in kept], dtype=float)
-    keys: list[list[str | None]] = [
-        [normalize_answer(r.model_answers[m], extract) if m in r.model_answers else None for m in models]
-        for r in kept
-    ]
+    keys: list[list[str | None]] = []
+    for r in kept:
+        present = [m for m in models if m in r.model_answers]
+        found = dict(zip(present, reader.vote_keys([r.model_answers[m] for m in present]), strict=True))
+        keys.append([found.get(m) for m in models])
     return Outcomes([r.id for r in kept], [questions[r.id] for r in kept], list(models), right, cost, keys)
 
 
@@ -151,21 +167,24 @@ async def collect_outcomes(
     rows: Sequence[ReplayRow],
     scorer: Scorer,
     *,
-    extract: Extract = "text",
+    answer: str | AnswerSpec | AnswerType[Any] = "text",
     models: Sequence[str] | None = None,
     cache: Path | None = None,
     on_row: Callable[[RowResult], None] | None = None,
     concurrency: int = 16,
     registry: Registry | None = None,
     base_dir: Path | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> Outcomes:
     """Evaluate every model of ``config`` (or ``models``) once on ``rows``.
 
     Args:
-        extract: How answers are read into keys.
+        answer: How answers are read into keys (an answer type, or its name or
+            :class:`~fusionsdk.tuning.answer_spec.AnswerSpec`).
         cache: JSON Lines file of finished rows: read first (rows there are not run again),
             appended to as rows finish.
         on_row: Called as each row finishes (also once per cached row).
+        engine: Where the rows run (``in_process`` or ``ray``; :mod:`fusionsdk.eval.engines`).
 
     Raises:
         ConfigError: The config has no models, or none answered anything.
@@ -202,6 +221,7 @@ async def collect_outcomes(
                 registry=registry,
                 base_dir=base_dir,
                 on_row=finished,
+                engine=engine,
             )
         finally:
             if sink is not None:
@@ -209,7 +229,7 @@ async def collect_outcomes(
         results += report.rows
     order = {r.id: i for i, r in enumerate(rows)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
-    return outcomes_from_results(results, rows, names, extract)
+    return outcomes_from_results(results, rows, names, answer)
 
 
 def describe_models(outcomes: Outcomes) -> list[dict[str, Any]]:

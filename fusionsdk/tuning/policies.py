@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.answers import Extract
 from fusionsdk.fusion.learned_vote import VoteRule
 from fusionsdk.fusion.weighted_vote import tally
 from fusionsdk.routing.cascade import agreement_verdict, leading_answer
+from fusionsdk.tuning.answer_spec import AnswerSpec
 from fusionsdk.tuning.outcomes import Outcomes
 
 __all__ = ["BestSingle", "CascadePolicy", "Fitted", "FixedSingle", "Graph", "Policy", "VotePolicy"]
@@ -52,8 +52,9 @@ class Fitted(ABC):
         """(right, cost) per question of ``data``."""
 
     @abstractmethod
-    def graph(self, extract: Extract) -> Graph:
-        """The graph that answers as :meth:`run` simulates."""
+    def graph(self, answer: AnswerSpec) -> Graph:
+        """The graph that answers as :meth:`run` simulates, reading answers with ``answer``
+        (its fuse and cascade nodes carry ``answer:``)."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -86,7 +87,7 @@ class Single(Fitted):
         j = data.column(self.model)
         return data.right[:, j].copy(), data.cost[:, j].copy()
 
-    def graph(self, extract: Extract) -> Graph:
+    def graph(self, answer: AnswerSpec) -> Graph:
         return (
             {"answer": {"kind": "agent", "model": self.model}},
             [["START", "answer"], ["answer", "END"]],
@@ -98,7 +99,9 @@ class Single(Fitted):
 
 
 class BestSingle(Policy):
-    """The most accurate model on the data fitted on (the reference every other is compared with)."""
+    """The most accurate model on the data fitted on, re-chosen on every fit. Not the reference
+    of the selection rule: that is one model, chosen on the whole train half
+    (:class:`FixedSingle` of it; see :mod:`fusionsdk.tuning.search`)."""
 
     family = "single"
     label = "best single model"
@@ -147,16 +150,19 @@ class Vote(Fitted):
             right[i] = data.right[i, data.column(winner)]
         return right, data.cost[:, columns].sum(axis=1)
 
-    def graph(self, extract: Extract) -> Graph:
+    def graph(self, answer: AnswerSpec) -> Graph:
         if self.rule is not None:
+            # learned_vote reads answers by the older ``extract:`` only (tune offers it only then).
+            if not answer.legacy:
+                raise ValueError(f"learned_vote cannot read answers of type {answer.name!r}")
             fuse = {
                 "kind": "fuse",
                 "strategy": "learned_vote",
-                "options": {"extract": extract, **self.rule.as_dict()},
+                "options": {"extract": answer.name, **self.rule.as_dict()},
             }
         else:
             weights = {m: round(self.weights.get(m, 1.0), 6) for m in self.panel}
-            options = {"extract": extract, "weights": weights, "integer_bonus": 0.0, "default_weight": 1.0}
+            options = {**answer.fields(), "weights": weights, "integer_bonus": 0.0, "default_weight": 1.0}
             fuse = {"kind": "fuse", "strategy": "weighted_vote", "options": options}
         nodes = {"panel": {"kind": "panel", "models": list(self.panel), "quorum": 1}, "vote": fuse}
         return nodes, [["START", "panel"], ["panel", "vote"], ["vote", "END"]], list(self.panel)
@@ -253,12 +259,12 @@ class Chain(Fitted):
             return False, spent
         return bool(data.right[i, givers[keys.index(best)]]), spent
 
-    def graph(self, extract: Extract) -> Graph:
+    def graph(self, answer: AnswerSpec) -> Graph:
         accept = {
             "method": "agreement",
             "threshold": self.threshold,
             "min_answers": self.least,
-            "extract": extract,
+            **answer.fields(),
         }
         node = {"kind": "cascade", "models": list(self.models), "accept": accept}
         return {"answer": node}, [["START", "answer"], ["answer", "END"]], list(self.models)

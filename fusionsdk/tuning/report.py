@@ -31,6 +31,13 @@ def test_line(label: str, figures: dict[str, Any]) -> str:
     )
 
 
+def _answer_words(report: dict[str, Any]) -> str:
+    name = report.get("answer", "text")
+    options = report.get("answer_options") or {}
+    extra = ", ".join(f"{k}={v}" for k, v in options.items())
+    return f"{name} ({extra})" if extra else str(name)
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """What ``fusionsdk tune`` prints after its tables."""
     chosen, single = report["chosen"], report["best_single"]
@@ -38,7 +45,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{report['searched']} policies cross-validated ({report['folds']} folds) on "
         f"{report['n_train']} train questions; figures below on the {report['n_test']} held-out ones "
         f"(split seed {report['seed']}).",
-        f"rule: {report['rule']}",
+        f"answers compared as: {_answer_words(report)}",
+        f"selection rule: {report.get('selection', {}).get('text', '')}",
+        f"outcome: {report['rule']}",
         f"chosen: {chosen['label']} (CV {_pct(chosen['cv_accuracy'])} vs best single "
         f"{_pct(single['cv_accuracy'])}, gain {chosen['cv_gain'] * 100:+.2f} pt, margin "
         f"{chosen['cv_margin'] * 100:.2f} pt)",

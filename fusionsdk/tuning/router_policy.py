@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.answers import Extract
+from fusionsdk.tuning.answer_spec import AnswerSpec
 from fusionsdk.tuning.outcomes import Outcomes
 from fusionsdk.tuning.policies import Fitted, Graph, Policy, ranked
 
@@ -64,7 +64,7 @@ class Routed(Fitted):
             right[i], cost[i] = data.right[i, j], data.cost[i, j]
         return right, cost
 
-    def graph(self, extract: Extract) -> Graph:
+    def graph(self, answer: AnswerSpec) -> Graph:
         options = {"model_file": "ROUTER_FILE", "decision": "threshold", "threshold": self.threshold}
         node = {"kind": "agent", "router": "learned", "models": list(self.targets), "router_options": options}
         return {"answer": node}, [["START", "answer"], ["answer", "END"]], list(self.targets)

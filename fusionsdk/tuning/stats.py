@@ -46,14 +46,14 @@ def mcnemar(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, p), "test": test}
 
 
-def paired_margin(a: np.ndarray, b: np.ndarray, floor: float = 0.005) -> tuple[float, float]:
-    """(mean of ``a - b``, the margin it must clear): one standard error of the paired
-    difference, at least ``floor``."""
+def paired_margin(a: np.ndarray, b: np.ndarray, floor: float = 0.005, z: float = 2.0) -> tuple[float, float]:
+    """(mean of ``a - b``, the margin it must clear): ``z`` standard errors of the paired
+    per-question difference, at least ``floor``."""
     diff = a.astype(float) - b.astype(float)
     if len(diff) < 2:
         return float(diff.mean()) if len(diff) else 0.0, floor
     se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
-    return float(diff.mean()), max(floor, se)
+    return float(diff.mean()), max(floor, z * se)
 
 
 def accuracy_figures(right: np.ndarray, cost: np.ndarray) -> dict[str, Any]:

@@ -9,13 +9,15 @@ The procedure (:func:`tune_config`):
    each policy (:mod:`~fusionsdk.tuning.policies`) is cross-validated over ``folds`` folds of it
    and one is chosen by :func:`~fusionsdk.tuning.search.choose`; the winner is then refitted on
    the whole train half.
+   The reference of the selection rule is one model, the best single model chosen on the whole
+   train half, evaluated in every fold; a combination must beat it by the margin.
 3. The winner and the best single model (the most accurate on train) are run on the test half:
    accuracy with its Wilson 95% interval, cost and its ratio to the best single model's, and
    McNemar's paired test against it. ``fusionsdk eval TUNED.yaml --split test --seed S``
    reproduces the winner's figures.
 
 Example:
-    >>> result = run_sync(tune_config(config, rows, scorer, extract="number"))  # doctest: +SKIP
+    >>> result = run_sync(tune_config(config, rows, scorer, answer=AnswerSpec("number")))  # doctest: +SKIP
     >>> write_tuned(Path("tuned.yaml"), config, result)  # doctest: +SKIP
 """
 
@@ -28,16 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from fusionsdk.answers import Extract
 from fusionsdk.errors import ConfigError
+from fusionsdk.tuning.answer_spec import AnswerSpec, scorer_answer
 from fusionsdk.tuning.outcomes import Outcomes, collect_outcomes, describe_models
-from fusionsdk.tuning.policies import BestSingle, CascadePolicy, Fitted, FixedSingle, Policy, VotePolicy
+from fusionsdk.tuning.policies import CascadePolicy, Fitted, FixedSingle, Policy, VotePolicy
 from fusionsdk.tuning.search import Choice, Scored, choose, cross_validate, folds_of, summary
 from fusionsdk.tuning.stats import accuracy_figures, mcnemar
 
 if TYPE_CHECKING:
     from fusionsdk.config.file import FusionConfig
     from fusionsdk.eval.base import Scorer
+    from fusionsdk.eval.engines import EvalEngine
     from fusionsdk.eval.harness import RowResult
     from fusionsdk.providers.replay import ReplayRow
     from fusionsdk.registry import Registry
@@ -48,8 +51,11 @@ FAMILIES = ("single", "fusion", "cascade", "router")
 THRESHOLDS = (0.5, 0.67, 0.75, 1.0)
 
 
-def policies_for(train: Outcomes, families: Collection[str] = FAMILIES) -> list[Policy]:
-    """The policies searched for ``train``'s models, by family."""
+def policies_for(
+    train: Outcomes, families: Collection[str] = FAMILIES, *, learned_votes: bool = True
+) -> list[Policy]:
+    """The policies searched for ``train``'s models, by family (``learned_vote`` rules only
+    with ``learned_votes``: that strategy reads answers by the older ``extract:`` kinds only)."""
     n = len(train.models)
     found: list[Policy] = []
     if "single" in families:
@@ -59,8 +65,8 @@ def policies_for(train: Outcomes, families: Collection[str] = FAMILIES) -> list[
         sizes.append(None)
         found += [VotePolicy(s, w) for s in sizes for w in ("majority", "log_odds")]
         found.append(VotePolicy(5, "greedy"))
-        learned: list[int | None] = [s for s in (3, 5, 10) if s < n]
-        learned += [None] if n <= 15 else []
+        learned: list[int | None] = [s for s in (3, 5, 10) if s < n] if learned_votes else []
+        learned += [None] if n <= 15 and learned_votes else []
         found += [VotePolicy(s, "learned", c) for s in learned for c in (0.1, 1.0)]
     if "cascade" in families and n > 1:
         for size in (1, 2, 3):
@@ -96,6 +102,7 @@ class TuneResult:
         return {
             **self.settings,
             "rule": self.choice.rule,
+            "selection": self.choice.selection,
             "beaten": self.choice.beaten,
             "chosen": {**self.winner.describe(), **summary(self.choice.chosen, reference)},
             "best_single": {**self.single.describe(), **summary(reference, reference)},
@@ -126,8 +133,12 @@ def tune_outcomes(
     seed: int = 0,
     families: Collection[str] = FAMILIES,
     policies: Sequence[Policy] | None = None,
+    learned_votes: bool = True,
 ) -> TuneResult:
     """Cross-validate on ``train_ids``, choose, refit on them and measure on ``test_ids``.
+
+    The reference is the best single model on the whole of ``train_ids`` (one model, evaluated
+    in every fold); see :func:`~fusionsdk.tuning.search.choose` for the rule.
 
     Raises:
         ConfigError: Too few train questions, an unknown family, or a budget nothing fits.
@@ -143,12 +154,16 @@ def tune_outcomes(
     if len(train) < 4 or not len(test):
         raise ConfigError(f"need at least 4 train and 1 test questions, got {len(train)} and {len(test)}")
     splits = folds_of(len(train), folds, seed)
-    reference = cross_validate(BestSingle(), train, splits)
-    candidates = list(policies) if policies is not None else policies_for(train, families)
+    best_model = train.best_single()
+    reference = cross_validate(FixedSingle(best_model), train, splits)
+    candidates = (
+        list(policies) if policies is not None else policies_for(train, families, learned_votes=learned_votes)
+    )
+    candidates = [p for p in candidates if not (isinstance(p, FixedSingle) and p.model == best_model)]
     scored: list[Scored] = [reference, *(cross_validate(p, train, splits) for p in candidates)]
-    choice = choose(scored, reference, budget_share)
+    choice = choose(scored, reference, budget_share, folds=len(splits))
     winner = choice.chosen.policy.fit(train)
-    single = BestSingle().fit(train)
+    single = FixedSingle(best_model).fit(train)
     single_run = single.run(test)
     by_family: dict[str, Scored] = {}
     for s in choice.scored:
@@ -188,7 +203,7 @@ async def tune_config(
     scorer: Scorer,
     *,
     seed: int = 0,
-    extract: Extract = "text",
+    answer: AnswerSpec | None = None,
     budget_share: float | None = None,
     folds: int = 5,
     families: Collection[str] = FAMILIES,
@@ -198,38 +213,55 @@ async def tune_config(
     concurrency: int = 16,
     registry: Registry | None = None,
     base_dir: Path | None = None,
+    engine: EvalEngine | str | None = None,
 ) -> tuple[TuneResult, Outcomes]:
-    """Evaluate every model once on ``rows``, then :func:`tune_outcomes` on the split
-    ``fusionsdk eval --split ... --seed seed`` uses. Returns the result and the outcomes."""
+    """Evaluate every model once on ``rows`` (on ``engine``: ``in_process`` or ``ray``, see
+    :mod:`fusionsdk.eval.engines`), then :func:`tune_outcomes` on the split
+    ``fusionsdk eval --split ... --seed seed`` uses. Returns the result and the outcomes.
+
+    ``answer``: how the models' answers are compared in votes and cascades (and in the written
+    graph); default the scorer's own answer type
+    (:func:`~fusionsdk.tuning.answer_spec.scorer_answer`)."""
     from fusionsdk.eval.harness import split_rows
+
+    answer = answer if answer is not None else scorer_answer(scorer, registry)
 
     outcomes = await collect_outcomes(
         config,
         rows,
         scorer,
-        extract=extract,
+        answer=answer.build(registry),
         models=models,
         cache=cache,
         on_row=on_row,
         concurrency=concurrency,
         registry=registry,
         base_dir=base_dir,
+        engine=engine,
     )
     train = [r.id for r in split_rows(rows, "train", seed)]
     test = [r.id for r in split_rows(rows, "test", seed)]
     result = tune_outcomes(
-        outcomes, train, test, budget_share=budget_share, folds=folds, seed=seed, families=families
+        outcomes,
+        train,
+        test,
+        budget_share=budget_share,
+        folds=folds,
+        seed=seed,
+        families=families,
+        learned_votes=answer.legacy,
     )
-    result.settings["extract"] = extract
+    result.settings.update(answer.describe())
     return result, outcomes
 
 
-def tuned_data(config: FusionConfig, fitted: Fitted, extract: Extract) -> dict[str, Any]:
-    """The config rewritten to the fitted policy's graph (its models kept, other nodes dropped)."""
+def tuned_data(config: FusionConfig, fitted: Fitted, answer: AnswerSpec | str = "text") -> dict[str, Any]:
+    """The config rewritten to the fitted policy's graph (its models kept, other nodes dropped),
+    its fuse or cascade node reading answers with ``answer``."""
     from fusionsdk.graph.builder import config_to_data
 
     data = config_to_data(config)
-    nodes, edges, used = fitted.graph(extract)
+    nodes, edges, used = fitted.graph(answer if isinstance(answer, AnswerSpec) else AnswerSpec(answer))
     data["models"] = {name: spec for name, spec in data["models"].items() if name in used}
     data["nodes"], data["edges"] = nodes, edges
     return data
@@ -239,10 +271,14 @@ def write_tuned(out: Path, config: FusionConfig, result: TuneResult) -> dict[str
     """Write the winner's graph config (YAML) at ``out``; files it needs go beside it."""
     from fusionsdk.tuning.router_policy import write_router_files
 
-    extract = result.settings.get("extract", "text")
-    data = tuned_data(config, result.winner, extract)
+    answer = AnswerSpec(result.settings.get("answer", "text"), result.settings.get("answer_options") or {})
+    data = tuned_data(config, result.winner, answer)
     write_router_files(data, result.winner, out)
-    header = f"# Written by fusionsdk tune: {result.winner.label}\n# Rule: {result.choice.rule}\n"
+    header = (
+        f"# Written by fusionsdk tune: {result.winner.label}\n"
+        f"# Selection rule: {result.choice.selection.get('text', '')}\n"
+        f"# Outcome: {result.choice.rule}\n"
+    )
     try:
         out.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     except OSError as err:

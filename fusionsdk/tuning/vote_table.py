@@ -1,7 +1,7 @@
 """Per-question answers and correctness of a panel's models: what vote weights are learned from.
 
-A :class:`VoteTable` holds, for every question, each model's answer key (as
-:func:`~fusionsdk.answers.normalize_answer` reads it), whether it was right, and
+A :class:`VoteTable` holds, for every question, each model's answer key (the vote key of an
+answer type, :meth:`~fusionsdk.answers.AnswerType.vote_keys`), whether it was right, and
 what it cost. It simulates ``weighted_vote`` (or any weighted plurality) on all questions in
 memory, which makes fitting weights and searching panels fast. Build it from an evaluation
 report (:meth:`VoteTable.from_report`) or from replay rows and a scorer
@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerType, build_answer_type
 from fusionsdk.errors import ConfigError
 from fusionsdk.fusion.weighted_vote import tally
 
@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from fusionsdk.providers.replay import ReplayRow
 
 __all__ = ["VoteRow", "VoteTable"]
+
+#: An answer type, or the name of one (``number``, ``math``, ``python_literal``, ...).
+Reader = str | AnswerType[Any]
+
+
+def _reader(extract: Reader) -> AnswerType[Any]:
+    return extract if isinstance(extract, AnswerType) else build_answer_type(extract)
+
+
+def _keys(reader: AnswerType[Any], texts: Mapping[str, str]) -> dict[str, str]:
+    """Each model's vote key, equivalent answers to one question sharing one key."""
+    return dict(zip(texts, reader.vote_keys(list(texts.values())), strict=True))
+
 
 # Stand-ins when a report says right or wrong but not what was answered. Pooling the wrong
 # answers into one is pessimistic: the simulated vote is never better than the real one.
@@ -60,7 +73,7 @@ class VoteTable:
         cls,
         report: Any,
         answers: Mapping[str, Mapping[str, str]] | None = None,
-        extract: Extract = "number",
+        extract: Reader = "number",
         models: Sequence[str] | None = None,
     ) -> VoteTable:
         """From an :class:`~fusionsdk.eval.harness.EvalReport` (or its ``rows``): each row's
@@ -80,12 +93,13 @@ class VoteTable:
             ConfigError: No row has any model's score (nothing was evaluated).
         """
         results = getattr(report, "rows", report)
+        reader = _reader(extract)
         rows, exact = [], True
         for result in results:
             if not result.model_scores:
                 continue
             known = (answers or {}).get(result.id, {})
-            row, complete = _row_from_scores(result, known, extract)
+            row, complete = _row_from_scores(result, known, reader)
             rows.append(row)
             exact = exact and complete
         return cls._checked(rows, exact, models)
@@ -95,7 +109,7 @@ class VoteTable:
         cls,
         rows: Sequence[ReplayRow],
         scorer: Scorer,
-        extract: Extract = "number",
+        extract: Reader = "number",
         models: Mapping[str, str] | Sequence[str] | None = None,
     ) -> VoteTable:
         """From recorded answers: replay rows scored with ``scorer`` (costs unknown, 0).
@@ -108,13 +122,14 @@ class VoteTable:
                 (default: every recorded model).
         """
         names = _model_names(rows, models)
+        reader = _reader(extract)
         table = []
         for row in rows:
             present = {name: row.outputs[rid] for name, rid in names.items() if rid in row.outputs}
             table.append(
                 VoteRow(
                     row.id,
-                    {m: normalize_answer(text, extract) for m, text in present.items()},
+                    _keys(reader, present),
                     {m: scorer.score(text, row.answer) >= 0.5 for m, text in present.items()},
                     dict.fromkeys(present, 0.0),
                 )
@@ -186,12 +201,9 @@ class VoteTable:
         return self.correct_rows(weights, panel, integer_bonus, default_weight) / len(self.rows)
 
 
-def _row_from_scores(result: Any, known: Mapping[str, str], extract: Extract) -> tuple[VoteRow, bool]:
+def _row_from_scores(result: Any, known: Mapping[str, str], reader: AnswerType[Any]) -> tuple[VoteRow, bool]:
     correct = {m: s >= 0.5 for m, s in result.model_scores.items()}
-    answers: dict[str, str] = {}
-    for model, text in known.items():
-        if model in correct:
-            answers[model] = normalize_answer(text, extract)
+    answers = _keys(reader, {m: text for m, text in known.items() if m in correct})
     # A model whose answer is unknown joins the commonest known right answer when it was right.
     right_keys = Counter(answers[m] for m in answers if correct[m])
     right_key = right_keys.most_common(1)[0][0] if right_keys else RIGHT

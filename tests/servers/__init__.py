@@ -10,6 +10,7 @@ module                    server
 ``triton``                Triton Inference Server's generate extension
 ``llamacpp``              llama-cpp-python's own OpenAI-compatible server, as a subprocess
 ``metrics``               a serving engine's ``/metrics`` with the load a test sets
+``postgres``              a real PostgreSQL cluster in a temporary folder (system binaries)
 ``fixtures``              the pytest fixtures for all of them
 ========================  ==============================================================
 """

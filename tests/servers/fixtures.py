@@ -15,6 +15,7 @@ import pytest
 
 from tests.servers.faults import FaultServer
 from tests.servers.llamacpp import LlamaCppServer, smollm2_gguf
+from tests.servers.postgres import SKIP_REASON, PostgresServer, postgres_binaries
 from tests.servers.tgi import TGIServer
 from tests.servers.triton import TritonServer
 
@@ -22,6 +23,7 @@ __all__ = [
     "fault_server",
     "faults",
     "llamacpp_server",
+    "postgres_server",
     "tgi",
     "tgi_server",
     "triton",
@@ -96,3 +98,12 @@ def llamacpp_server() -> Iterator[LlamaCppServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the whole session (skips without binaries)."""
+    if postgres_binaries() is None:
+        pytest.skip(SKIP_REASON)
+    with PostgresServer() as server:
+        yield server

@@ -193,5 +193,7 @@ def test_panel_of_names_the_problem() -> None:
 async def test_fit_config_bad_arguments() -> None:
     with pytest.raises(ConfigError, match="max_panel"):
         await fit_config(load_config(EXAMPLE), ROWS, SCORER, max_panel=0)
-    with pytest.raises(ConfigError, match="extract: must be one of"):
-        await fit_config(load_config(EXAMPLE), ROWS, SCORER, extract="roman")  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match="extract: must be one of text, number, choice, json_field, .*math.*got .roman."
+    ):
+        await fit_config(load_config(EXAMPLE), ROWS, SCORER, extract="roman")

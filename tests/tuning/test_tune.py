@@ -49,7 +49,7 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def outcomes(config_file: Path) -> Outcomes:
     scorer = default_registry().get("scorers", "numeric")()
     rows = load_replay(str(DATA)).rows
-    return asyncio.run(collect_outcomes(load_config(config_file), rows, scorer, extract="number"))
+    return asyncio.run(collect_outcomes(load_config(config_file), rows, scorer, answer="number"))
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,16 @@ def test_tune_reports_on_the_held_out_half(tuned: tuple[Path, dict[str, Any]]) -
     assert report["best_single"]["label"] and report["searched"] > 10
 
 
+def test_without_a_budget_the_best_single_model_is_kept(tuned: tuple[Path, dict[str, Any]]) -> None:
+    """24 train questions: no combination clears 2 standard errors over gpt-4o, which is kept
+    (a cascade chosen by the older rule lost 16.7 points to it on the test half)."""
+    _, report = tuned
+    assert report["answer"] == "python_literal"  # the scorer's own answer type
+    assert report["chosen"]["label"] == "gpt4o" and not report["beaten"]
+    assert report["test"]["accuracy"] == report["best_single_test"]["accuracy"]
+    assert report["selection"]["reference"] == "gpt4o" and report["selection"]["budget_share"] is None
+
+
 def test_tune_chooses_on_the_train_half_only(tuned: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """Every test-half reply replaced by a wrong one: the same policy, with the same
     cross-validated figures, is chosen."""
