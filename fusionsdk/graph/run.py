@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from fusionsdk._sync import iterate_sync, run_sync
 from fusionsdk.config.checkpoint import CheckpointSpec
 from fusionsdk.errors import GraphError
-from fusionsdk.providers import telemetry
 from fusionsdk.graph.checkpoint import CheckpointStore, open_store
+from fusionsdk.providers import telemetry
 from fusionsdk.routing.feedback import apply_feedback, log_routing_decisions
 
 if TYPE_CHECKING:
