@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from fusionsdk.answers.base import AnswerType
 from fusionsdk.answers.json_field import answer_field
 from fusionsdk.plugin import PluginOptions
 
-__all__ = ["ChoiceAnswer", "ChoiceReader", "choice_key", "extract_choice"]
+__all__ = ["ChoiceAnswer", "ChoiceReader", "Letters", "choice_key", "extract_choice"]
 
 
 def extract_choice(text: str, letters: str = "ABCD") -> str | None:
@@ -85,6 +86,17 @@ def choice_key(text: str) -> str | None:
     return extract_choice(text)
 
 
+def _distinct_letters(value: str) -> str:
+    value = value.upper()
+    if not re.fullmatch(r"[A-Z]+", value) or len(set(value)) != len(value):
+        raise ValueError("must be distinct letters A-Z, e.g. 'ABCD'")
+    return value
+
+
+#: The option letters of a multiple-choice question: 2 to 26 distinct letters A-Z, any case.
+Letters = Annotated[str, Field(min_length=2, max_length=26), AfterValidator(_distinct_letters)]
+
+
 class ChoiceAnswer(AnswerType["ChoiceAnswer.Options"]):
     """The option letter a multiple-choice reply chooses (:func:`extract_choice`), upper case.
 
@@ -100,15 +112,7 @@ class ChoiceAnswer(AnswerType["ChoiceAnswer.Options"]):
             letters: The option letters (2 to 26 distinct letters A-Z, any case).
         """
 
-        letters: str = Field(default="ABCD", min_length=2, max_length=26)
-
-        @field_validator("letters")
-        @classmethod
-        def _distinct_letters(cls, value: str) -> str:
-            value = value.upper()
-            if not re.fullmatch(r"[A-Z]+", value) or len(set(value)) != len(value):
-                raise ValueError("must be distinct letters A-Z, e.g. 'ABCD'")
-            return value
+        letters: Letters = "ABCD"
 
     @cached_property
     def reader(self) -> ChoiceReader:

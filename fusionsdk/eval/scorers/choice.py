@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
-
+from fusionsdk.answers.choice import Letters
 from fusionsdk.eval.scorers._common import AnswerScorer, AnswerScorerOptions
 
 __all__ = ["ChoiceScorer"]
@@ -35,15 +33,7 @@ class ChoiceScorer(AnswerScorer):
             letters: The option letters (2 to 26 distinct letters A-Z, any case).
         """
 
-        letters: str = Field(default="ABCD", min_length=2, max_length=26)
-
-        @field_validator("letters")
-        @classmethod
-        def _distinct_letters(cls, value: str) -> str:
-            value = value.upper()
-            if not re.fullmatch(r"[A-Z]+", value) or len(set(value)) != len(value):
-                raise ValueError("must be distinct letters A-Z, e.g. 'ABCD'")
-            return value
+        letters: Letters = "ABCD"
 
     def default_answer_options(self) -> dict[str, Any]:
         return {"letters": self.options.letters}  # type: ignore[attr-defined]
