@@ -18,6 +18,37 @@ def _scale(value: float, low: float, high: float, size: float) -> float:
     return (value - low) / (high - low) * size if high > low else size / 2
 
 
+#: A text label's box: left, bottom (SVG text baseline), width, height.
+_Box = tuple[float, float, float, float]
+_CHAR_W, _LINE_H = 5.6, 11.0
+
+
+def _overlaps(a: _Box, b: _Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] - a[3] < b[1] and b[1] - b[3] < a[1]
+
+
+def _free_spot(text: str, x: float, y: float, placed: list[_Box]) -> tuple[float, float] | None:
+    """Where a point's label fits without covering another label (tried beside the point,
+    then above and below it, then on its left), or None when every spot is taken."""
+    width = _CHAR_W * len(text)
+    for dx, dy in (
+        (6, -6),
+        (6, 12),
+        (6, -18),
+        (6, 24),
+        (-6 - width, -6),
+        (-6 - width, 12),
+        (6, -30),
+        (6, 36),
+    ):
+        box = (x + dx, y + dy, width, _LINE_H)
+        if box[0] >= 0 and box[0] + width <= _W and box[1] - _LINE_H >= 0 and box[1] <= _H:
+            if not any(_overlaps(box, other) for other in placed):
+                placed.append(box)
+                return box[0], box[1]
+    return None
+
+
 def scatter_svg(points: dict[str, CostPoint], frontier: Sequence[CostPoint], title: str) -> str:
     """Labelled (cost, accuracy) points with the frontier drawn through them."""
     costs = [c for c, _ in points.values()] or [0.0]
@@ -41,13 +72,18 @@ def scatter_svg(points: dict[str, CostPoint], frontier: Sequence[CostPoint], tit
     if len(frontier) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(c, a) for c, a in frontier))
         parts.append(f'<polyline points="{path}" fill="none" stroke="#d62728" stroke-width="2"/>')
+    placed: list[_Box] = []
     for label, (cost, acc) in points.items():
         x, y = xy(cost, acc)
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1f77b4"><title>{html.escape(label)}: '
             f"{acc:.3f} at ${cost:.4g}</title></circle>"
         )
-        parts.append(f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" font-size="10">{html.escape(label[:24])}</text>')
+        spot = _free_spot(label[:24], x, y, placed)
+        if spot is not None:  # crowded points keep their name in the tooltip only
+            parts.append(
+                f'<text x="{spot[0]:.1f}" y="{spot[1]:.1f}" font-size="10">{html.escape(label[:24])}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
