@@ -42,10 +42,10 @@ def _free_spot(text: str, x: float, y: float, placed: list[_Box]) -> tuple[float
         (6, 36),
     ):
         box = (x + dx, y + dy, width, _LINE_H)
-        if box[0] >= 0 and box[0] + width <= _W and box[1] - _LINE_H >= 0 and box[1] <= _H:
-            if not any(_overlaps(box, other) for other in placed):
-                placed.append(box)
-                return box[0], box[1]
+        inside = box[0] >= 0 and box[0] + width <= _W and box[1] - _LINE_H >= 0 and box[1] <= _H
+        if inside and not any(_overlaps(box, other) for other in placed):
+            placed.append(box)
+            return box[0], box[1]
     return None
 
 
