@@ -65,6 +65,8 @@ def _span(name: str, kind: str) -> tuple[str, dict[str, Any]]:
 def _decision_events(span: Any, decisions: list[dict[str, Any]]) -> None:
     """Router, panel, fusion and arbiter decisions as span events (reasons only with content
     capture on: a fuser's reason can quote an answer)."""
+    if span is None or not decisions:  # no tracer: skip the settings read
+        return
     content = telemetry.capture_content()
     for decision in decisions:
         attributes = {k: v for k, v in decision.items() if k not in ("node", "type", "reason")}

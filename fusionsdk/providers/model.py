@@ -534,7 +534,8 @@ class Model:
                 attributes = functools.partial(candidate._span_attributes, request)
                 with telemetry.span(candidate._span_name(), attributes) as span:
                     completion = await candidate._complete_with_retries(request, retry=retry)
-                    telemetry.set_attributes(span, telemetry.response_attributes(completion))
+                    if span is not None:  # attributes cost a settings read: only for a real span
+                        telemetry.set_attributes(span, telemetry.response_attributes(completion))
             except ProviderError as exc:
                 errors.append(exc)
                 _log_failure(candidate, exc, chain, self._upcoming(remaining, screen))
@@ -708,7 +709,7 @@ class Model:
                 try:
                     async for chunk in chunks:
                         sent = sent or bool(chunk.text or chunk.tool_calls)
-                        if chunk.completion is not None:
+                        if chunk.completion is not None and span is not None:
                             telemetry.set_attributes(span, telemetry.response_attributes(chunk.completion))
                         yield chunk
                     return
