@@ -21,7 +21,8 @@ __all__ = ["FusionCommand"]
 _OPTIONS = {
     "panel": "--panel",
     "max_panel": "--max-panel",
-    "extract": "--extract",
+    "extract": "--answer",
+    "answer_options": "--answer-option",
     "max_cost_usd": "--max-cost",
 }
 
@@ -42,8 +43,19 @@ def fit_command(
         None, "--max-cost", help="The panel may cost at most this many USD over the rows evaluated."
     ),
     panel: str | None = typer.Option(None, "--panel", help="The panel node (needed when there are several)."),
-    extract: str | None = typer.Option(
-        None, "--extract", help="text, number, choice or json_field (default: the config's fuse node's)."
+    answer: str | None = typer.Option(
+        None,
+        "--answer",
+        "--extract",
+        help="How answers are read and compared: any installed answer type (text, number, choice, "
+        "json_field, math, python_literal, code_output, plugins); default: the answer type of the "
+        "config's fuse node behind the panel (its answer:, or the older extract:). --extract is its "
+        "older name.",
+    ),
+    answer_option: list[str] = typer.Option(
+        [],
+        "--answer-option",
+        help="An option of the --answer type, KEY=VALUE (repeat), e.g. --answer-option abs_tol=0.01.",
     ),
     concurrency: int = CONCURRENCY,
     as_json: bool = JSON_OPTION,
@@ -54,10 +66,16 @@ def fit_command(
     ``{kind: fuse, strategy: weighted_vote, options: {weights_file: OUT}}``."""
     from fusionsdk.config.file import load_config
     from fusionsdk.fusion.weights_file import write_weights
+    from fusionsdk.tuning.answer_spec import parse_answer_options
     from fusionsdk.tuning.fusion_fit import fit_config
 
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"cannot write a file at {out}: not a file in an existing folder", path="--out")
+    answer_options = parse_answer_options(answer_option)
+    if answer_options and answer is None:
+        raise ConfigError(
+            "answer options need --answer (the answer type they belong to)", path="--answer-option"
+        )
     parsed = load_config(config)
     rows = _rows(dataset, split, seed, limit)
     judge = _scorer(scorer)
@@ -70,7 +88,8 @@ def fit_command(
                     judge,
                     panel=panel,
                     max_panel=max_panel,
-                    extract=extract,  # type: ignore[arg-type]
+                    extract=answer,
+                    answer_options=answer_options,
                     top_n=top_n,
                     max_cost_usd=max_cost,
                     concurrency=concurrency,

@@ -8,11 +8,17 @@ where ``k`` is how many candidates gave it (counts past the list's end take its 
 The answer with the highest score wins (ties go to the answer seen first), and
 ``sigmoid(score)`` is its estimated chance of being right. The coefficients are a logistic
 regression of "this answer is right" on "who gave it" and "how many agree", fitted on train
-questions by :func:`fusionsdk.tuning.learned_vote_fit.fit_learned_vote` (``fusionsdk tune``
+questions by :func:`fusionsdk.tuning.learned_vote_fit.fit_rule` (``fusionsdk tune``
 writes them). Unlike log-odds weights, they can learn "keep the strongest model's answer unless
 three others agree on another": a strong model's coefficient larger than any weak one's, and an
 agreement term that only a large group outweighs. Where one model dominates, a plain or
 log-odds vote of a panel falls below that model; this rule need not.
+
+Answers are read and grouped by an answer type (``answer:``, any ``fusionsdk.answers`` plugin:
+``number``, ``choice``, ``math``, ``python_literal``, ``code_output``, ...; ``text`` by default;
+the older ``extract:`` still names the first four), with the same vote keys as ``majority_vote``
+and ``weighted_vote``: equivalent answers (``'a'`` and ``"a"`` under ``python_literal``) are one
+answer.
 
 It keeps learning: :meth:`LearnedVote.update` takes one stochastic-gradient step of the same
 logistic loss for the answer that won, given whether it was right, and rewrites ``model_file``
@@ -23,7 +29,7 @@ Example::
     vote:
       kind: fuse
       strategy: learned_vote
-      options: {extract: number, coefficients: {strong: 2.1, weak1: 0.4, weak2: 0.3},
+      options: {answer: number, coefficients: {strong: 2.1, weak1: 0.4, weak2: 0.3},
                 agreement: [-1.2, 0.1, 1.5], intercept: -0.4}
 """
 
@@ -34,15 +40,18 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from fusionsdk.answers import Extract, normalize_answer
+from fusionsdk.answers import AnswerOptions, AnswerType
 from fusionsdk.errors import ConfigError, FusionError
 from fusionsdk.files import locked, read_json_file, write_json_file
 from fusionsdk.fusion.base import Candidate, Fuser, FusionContext, FusionResult
 from fusionsdk.plugin import PluginOptions
+
+if TYPE_CHECKING:
+    from fusionsdk.registry import Registry
 
 __all__ = ["LearnedVote", "VoteRule", "score_answers"]
 
@@ -123,11 +132,15 @@ class LearnedVote(Fuser["LearnedVote.Options"]):
     """Score each distinct answer with a learned linear rule over who gave it and how many
     agree; the highest wins (see the module docstring)."""
 
-    class Options(PluginOptions):
+    class Options(AnswerOptions):
         """Options of learned_vote.
 
         Attributes:
-            extract: How answers are read before they are compared.
+            answer: The ``fusionsdk.answers`` type answers are read and compared with
+                (``text``, ``number``, ``choice``, ``math``, ``python_literal``, ...).
+            answer_options: Its options.
+            extract: The older name of ``answer`` (``text``, ``number``, ``choice``,
+                ``json_field``), still accepted.
             coefficients: Per model (a model not named adds 0).
             agreement: Added when ``k`` candidates agree (index ``k - 1``; the last entry for more).
             intercept: Added to every answer.
@@ -136,17 +149,19 @@ class LearnedVote(Fuser["LearnedVote.Options"]):
             learning_rate: Step size of :meth:`LearnedVote.update`.
         """
 
-        extract: Extract = "text"
         coefficients: dict[str, float] = Field(default_factory=dict)
         agreement: list[float] = Field(default_factory=list)
         intercept: float = 0.0
         model_file: Path | None = None
         learning_rate: float = Field(0.05, gt=0, le=1)
 
-    def __init__(self, options: PluginOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: PluginOptions | dict[str, Any] | None = None, *, registry: Registry | None = None
+    ) -> None:
+        super().__init__(options, registry=registry)
         self._lock = threading.Lock()
         opts: LearnedVote.Options = self.options
+        self.answers: AnswerType[Any] = opts.answer_type(self.registry)
         self.rule = (
             self._read()
             if opts.model_file is not None
@@ -163,7 +178,8 @@ class LearnedVote(Fuser["LearnedVote.Options"]):
             raise ConfigError(f"{path}: not a learned vote file ({err})", path="options.model_file") from None
 
     def _answers(self, candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
-        return [(c.model, normalize_answer(c.text, self.options.extract)) for c in candidates]
+        keys = self.answers.vote_keys([c.text for c in candidates])
+        return [(c.model, key) for c, key in zip(candidates, keys, strict=True)]
 
     async def fuse(
         self, task: str, candidates: Sequence[Candidate], context: FusionContext | None = None

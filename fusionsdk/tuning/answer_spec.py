@@ -63,12 +63,6 @@ class AnswerSpec:
             found["answer_options"] = dict(self.options)
         return found
 
-    @property
-    def legacy(self) -> bool:
-        """Whether the older ``extract:`` option can name it (one of its four, no options):
-        plugins that only take ``extract`` (``learned_vote``) can read answers so."""
-        return self.name in get_args(Extract) and not self.options
-
     def describe(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"answer": self.name, "answer_options": dict(self.options)}

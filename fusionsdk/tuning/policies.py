@@ -152,13 +152,10 @@ class Vote(Fitted):
 
     def graph(self, answer: AnswerSpec) -> Graph:
         if self.rule is not None:
-            # learned_vote reads answers by the older ``extract:`` only (tune offers it only then).
-            if not answer.legacy:
-                raise ValueError(f"learned_vote cannot read answers of type {answer.name!r}")
             fuse = {
                 "kind": "fuse",
                 "strategy": "learned_vote",
-                "options": {"extract": answer.name, **self.rule.as_dict()},
+                "options": {**answer.fields(), **self.rule.as_dict()},
             }
         else:
             weights = {m: round(self.weights.get(m, 1.0), 6) for m in self.panel}

@@ -51,11 +51,9 @@ FAMILIES = ("single", "fusion", "cascade", "router")
 THRESHOLDS = (0.5, 0.67, 0.75, 1.0)
 
 
-def policies_for(
-    train: Outcomes, families: Collection[str] = FAMILIES, *, learned_votes: bool = True
-) -> list[Policy]:
-    """The policies searched for ``train``'s models, by family (``learned_vote`` rules only
-    with ``learned_votes``: that strategy reads answers by the older ``extract:`` kinds only)."""
+def policies_for(train: Outcomes, families: Collection[str] = FAMILIES) -> list[Policy]:
+    """The policies searched for ``train``'s models, by family (``learned_vote`` rules for every
+    answer type: they read answers with the same vote keys as the other votes)."""
     n = len(train.models)
     found: list[Policy] = []
     if "single" in families:
@@ -65,8 +63,8 @@ def policies_for(
         sizes.append(None)
         found += [VotePolicy(s, w) for s in sizes for w in ("majority", "log_odds")]
         found.append(VotePolicy(5, "greedy"))
-        learned: list[int | None] = [s for s in (3, 5, 10) if s < n] if learned_votes else []
-        learned += [None] if n <= 15 and learned_votes else []
+        learned: list[int | None] = [s for s in (3, 5, 10) if s < n]
+        learned += [None] if n <= 15 else []
         found += [VotePolicy(s, "learned", c) for s in learned for c in (0.1, 1.0)]
     if "cascade" in families and n > 1:
         for size in (1, 2, 3):
@@ -133,7 +131,6 @@ def tune_outcomes(
     seed: int = 0,
     families: Collection[str] = FAMILIES,
     policies: Sequence[Policy] | None = None,
-    learned_votes: bool = True,
 ) -> TuneResult:
     """Cross-validate on ``train_ids``, choose, refit on them and measure on ``test_ids``.
 
@@ -156,9 +153,7 @@ def tune_outcomes(
     splits = folds_of(len(train), folds, seed)
     best_model = train.best_single()
     reference = cross_validate(FixedSingle(best_model), train, splits)
-    candidates = (
-        list(policies) if policies is not None else policies_for(train, families, learned_votes=learned_votes)
-    )
+    candidates = list(policies) if policies is not None else policies_for(train, families)
     candidates = [p for p in candidates if not (isinstance(p, FixedSingle) and p.model == best_model)]
     scored: list[Scored] = [reference, *(cross_validate(p, train, splits) for p in candidates)]
     choice = choose(scored, reference, budget_share, folds=len(splits))
@@ -249,7 +244,6 @@ async def tune_config(
         folds=folds,
         seed=seed,
         families=families,
-        learned_votes=answer.legacy,
     )
     result.settings.update(answer.describe())
     return result, outcomes

@@ -86,7 +86,10 @@ def test_the_weights_file_drives_a_weighted_vote_in_eval(
     [
         (["--max-panel", "0"], "--max-panel: must be at least 1"),
         (["--panel", "vote"], "--panel: 'vote' is not a panel node"),
-        (["--extract", "roman"], "--extract: must be one of text, number"),
+        (["--extract", "roman"], "--answer: must be one of text, number"),
+        (["--answer", "roman"], "--answer: must be one of text, number"),
+        (["--answer", "number", "--answer-option", "bogus=1"], "--answer-option: bogus: unknown field"),
+        (["--answer-option", "abs_tol=1"], "--answer-option: answer options need --answer"),
         (["--split", "dev"], "--split must be train or test"),
         (["--max-cost", "1"], "--max-cost: limits the panel search"),
         (["--max-panel", "2", "--max-cost", "0"], "--max-cost: no model costs 0.0 USD or less"),
@@ -134,3 +137,16 @@ def test_a_config_without_a_panel(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_help_lists_fit(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fusion", "--help"]) == 0
     assert "fit" in capsys.readouterr().out
+
+
+def test_answer_takes_any_answer_type_and_its_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "weights.json"
+    assert fit(out, "--answer", "math", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["answer"] == "math" and "extract" not in data  # extract names only the older four
+    assert fit(out, "--answer", "number", "--answer-option", "abs_tol=0.5", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["extract"] == "number"
+    assert fit(out, "--extract", "number", "--json") == 0  # the older name still works
+    assert json.loads(capsys.readouterr().out)["extract"] == "number"

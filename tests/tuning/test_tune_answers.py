@@ -99,7 +99,13 @@ def test_votes_group_answers_as_the_answer_type(crux: Outcomes) -> None:
 
 @pytest.mark.parametrize(
     "policy",
-    [VotePolicy(None, "majority"), VotePolicy(3, "log_odds"), CascadePolicy(2, 1, 0.67, 2, 0.3)],
+    [
+        VotePolicy(None, "majority"),
+        VotePolicy(3, "log_odds"),
+        VotePolicy(None, "learned", 1.0),
+        VotePolicy(3, "learned", 0.1),
+        CascadePolicy(2, 1, 0.67, 2, 0.3),
+    ],
     ids=lambda p: p.label,
 )
 def test_written_graph_reads_answers_as_the_search(policy: Any, crux: Outcomes) -> None:
@@ -115,12 +121,36 @@ def test_written_graph_reads_answers_as_the_search(policy: Any, crux: Outcomes) 
     assert report.cost_usd == pytest.approx(cost.sum())
 
 
-def test_learned_votes_only_with_the_older_answer_types(crux: Outcomes) -> None:
-    assert any(getattr(p, "weighting", "") == "learned" for p in policies_for(crux))
-    assert not any(getattr(p, "weighting", "") == "learned" for p in policies_for(crux, learned_votes=False))
+def test_learned_vote_graph_reads_code_output_as_the_search() -> None:
+    """A learned vote over CRUXEval replies read as ``code_output`` (``assert f(x) == y`` and
+    prose read too): the written ``learned_vote`` node answers as the search simulated it."""
+    rows = load_replay(str(CRUX)).rows
+    config = load_config(CRUX_CONFIG)
+    data = asyncio.run(collect_outcomes(config, rows, _scorer("python_literal"), answer="code_output"))
+    train, test = split_rows(rows, "train", 1), split_rows(rows, "test", 1)
+    fitted = VotePolicy(None, "learned", 1.0).fit(data.take({r.id for r in train}))
+    right, cost = fitted.run(data.take({r.id for r in test}))
+    written = tuned_data(config, fitted, AnswerSpec("code_output"))
+    assert written["nodes"]["vote"]["options"]["answer"] == "code_output"
+    report = asyncio.run(evaluate(compile_config(written), test, _scorer("python_literal")))
+    assert report.accuracy == pytest.approx(right.mean())
+    assert report.cost_usd == pytest.approx(cost.sum())
+
+
+def test_learned_votes_are_searched_for_every_answer_type(crux: Outcomes) -> None:
+    learned = [p for p in policies_for(crux) if getattr(p, "weighting", "") == "learned"]
+    assert {p.size for p in learned} == {3, None}  # type: ignore[attr-defined]
     fitted = VotePolicy(3, "learned").fit(crux)
-    with pytest.raises(ValueError, match="learned_vote"):
-        fitted.graph(AnswerSpec("python_literal"))
+    for spec in (
+        AnswerSpec("python_literal"),
+        AnswerSpec("code_output"),
+        AnswerSpec("number", {"abs_tol": 0.1}),
+    ):
+        nodes, _, _ = fitted.graph(spec)
+        options = nodes["vote"]["options"]
+        assert nodes["vote"]["strategy"] == "learned_vote" and "extract" not in options
+        assert {k: options[k] for k in spec.fields()} == spec.fields()
+        assert set(options["coefficients"]) == set(fitted.panel)  # type: ignore[attr-defined]
 
 
 def test_cli_tune_takes_and_writes_the_answer_type(tmp_path: Path) -> None:
@@ -181,7 +211,7 @@ def test_cruxeval_keeps_the_best_single_model_without_a_budget(crux: Outcomes) -
     rows = load_replay(str(CRUX)).rows
     train = [r.id for r in split_rows(rows, "train", 0)]
     test = [r.id for r in split_rows(rows, "test", 0)]
-    result = tune_outcomes(crux, train, test, seed=0, learned_votes=False)
+    result = tune_outcomes(crux, train, test, seed=0)
     assert result.winner.label == "gpt4o" and not result.choice.beaten
     assert result.test["accuracy"] >= result.single_test["accuracy"]
 
