@@ -147,12 +147,14 @@ BENCHMARKS = [
     ),
     Benchmark(
         "tune.py",
-        "fusionsdk tune on GSM8K: one model dominating, close models, a cost budget",
-        "`fusionsdk tune`'s procedure (`fusionsdk.tuning`) on three panels of the 42 replayed models: "
-        "everything chosen on the train half by 5-fold cross-validation, every figure on the test half "
-        "with its 95% interval, its cost against the best single model and McNemar's test against it; "
-        "then, as a second task, the committed CRUXEval subset (48 questions, 5 models). "
-        "See [tuning](tuning.md).",
+        "fusionsdk tune on GSM8K: close models, one model dominating, a cost budget",
+        "`fusionsdk tune`'s procedure (`fusionsdk.tuning`) on user configs of the 42 replayed models "
+        "(`benchmarks/configs/`: the 8 small open-weight models, close; gpt-4o with them, one model "
+        "dominating) and on all 42 under a 30% cost budget: everything chosen on the train half by "
+        "5-fold cross-validation, every figure on the test half with its 95% interval, its cost "
+        "against the best single model and McNemar's test against it; each case repeated on split "
+        "seeds 0 to 9 (how often and by how much the choice beats the best single model); then, as a "
+        "second task, the committed CRUXEval subset (48 questions, 5 models). See [tuning](tuning.md).",
     ),
     Benchmark(
         "memory.py",
