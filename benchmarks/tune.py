@@ -10,7 +10,8 @@ inside it, the selection rule of :mod:`fusionsdk.tuning.search`) and measures on
 The cases, none chosen by looking at the test half:
 
 - *close models*: ``benchmarks/configs/gsm8k_small_open.yaml``, the 8 small open-weight models
-  of the file (at most 12B parameters; a rule that reads no accuracy);
+  of the file (at most 12B parameters; a rule that reads no accuracy), without a budget and with
+  ``--budget-share 3``;
 - *one model dominates*: ``benchmarks/configs/gsm8k_strong_plus_small.yaml``, gpt-4o with the
   same 8 small models;
 - *all 42 models, budget 30%*: at most 30% of the best single model's cost;
@@ -66,6 +67,11 @@ CRUX_CONFIG = ROOT / "examples" / "cruxeval.yaml"
 #: (title, config file, budget share) of the GSM8K user configs.
 CASES = (
     ("Close models: the 8 small open-weight models (`gsm8k_small_open.yaml`)", "gsm8k_small_open.yaml", None),
+    (
+        "Close models, at most 3 times the best single model's cost (`gsm8k_small_open.yaml`, budget 3)",
+        "gsm8k_small_open.yaml",
+        3.0,
+    ),
     (
         "One model dominates: gpt-4o and the 8 small open-weight models (`gsm8k_strong_plus_small.yaml`)",
         "gsm8k_strong_plus_small.yaml",
