@@ -149,8 +149,9 @@ BENCHMARKS = [
         "tune.py",
         "fusionsdk tune on GSM8K: close models, one model dominating, a cost budget",
         "`fusionsdk tune`'s procedure (`fusionsdk.tuning`) on user configs of the 42 replayed models "
-        "(`benchmarks/configs/`: the 8 small open-weight models, close; gpt-4o with them, one model "
-        "dominating) and on all 42 under a 30% cost budget: everything chosen on the train half by "
+        "(`benchmarks/configs/`: the 8 small open-weight models, close, without a budget and within 3x "
+        "the best single model's cost; gpt-4o with them, one model dominating) and on all 42 under a "
+        "30% cost budget: everything chosen on the train half by "
         "5-fold cross-validation, every figure on the test half with its 95% interval, its cost "
         "against the best single model and McNemar's test against it; each case repeated on split "
         "seeds 0 to 9 (how often and by how much the choice beats the best single model); then, as a "
