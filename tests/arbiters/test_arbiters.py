@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
@@ -20,6 +19,7 @@ from fusionsdk.fusion.base import Candidate
 from fusionsdk.graph import compile_config
 from fusionsdk.testing import FakeEmbedder
 from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, responding_model, scripted
+from tests.llama_runtimes import needs_embedded
 
 PRICED = {"prices": {"input_usd_per_mtok": 1000, "output_usd_per_mtok": 1000}}
 SPLIT = [Candidate("a", "Paris"), Candidate("b", "Lyon"), Candidate("c", "Nice")]
@@ -276,7 +276,7 @@ def embedded_graph(arbiter: str, options: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]")
+@needs_embedded
 async def test_arbiters_end_to_end_on_the_embedded_models(arbiter: str, options: dict[str, Any]) -> None:
     result = await compile_config(embedded_graph(arbiter, options)).arun("Name one primary colour.")
     assert result.answer.strip()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
@@ -24,6 +23,7 @@ from fusionsdk.fusion.synthesize import MixtureOfAgents
 from fusionsdk.graph import compile_config
 from fusionsdk.providers.base import TokenLogprob
 from fusionsdk.testing.scripted import context_of, prompt_of, requests_of, responding_model, scripted
+from tests.llama_runtimes import needs_embedded
 
 PRICED = {"prices": {"input_usd_per_mtok": 1000, "output_usd_per_mtok": 1000}}
 
@@ -383,7 +383,7 @@ EMBEDDED = {
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]")
+@needs_embedded
 async def test_synthesize_end_to_end_on_the_embedded_models() -> None:
     cfg = {
         "version": 1,

@@ -4,7 +4,6 @@ then the real embedded SmolLM2 and Gemma 3 writing one answer together through a
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import threading
 from typing import Any
@@ -29,6 +28,7 @@ from fusionsdk.graph import compile_config
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.registry import PluginKind, default_registry
 from fusionsdk.testing import fake_model
+from tests.llama_runtimes import RUNTIMES, needs_embedded
 
 # -- fake vocabularies ----------------------------------------------------------------------------
 
@@ -303,16 +303,15 @@ EMBEDDED = {
     "gemma3_twin": {"provider": "llamacpp", "model": "gemma3-270m"},
 }
 QUESTION = "What is the capital of France?"
-needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[local]"
-)
+needs_llama = needs_embedded
 
 
-def ensemble_graph(models: list[str], **options: Any) -> Any:
+def ensemble_graph(models: list[str], runtime: str = "auto", **options: Any) -> Any:
+    specs = {name: {**spec, "options": {"runtime": runtime}} for name, spec in EMBEDDED.items()}
     return compile_config(
         {
             "version": 1,
-            "models": EMBEDDED,
+            "models": specs,
             "nodes": {
                 "fuse": {
                     "kind": "fuse",
@@ -326,9 +325,9 @@ def ensemble_graph(models: list[str], **options: Any) -> Any:
 
 
 @pytest.mark.integration
-@needs_llama
-async def test_smollm2_and_gemma3_answer_together() -> None:
-    result = await ensemble_graph(["smollm2", "gemma3"]).arun(QUESTION)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_smollm2_and_gemma3_answer_together(runtime: str) -> None:
+    result = await ensemble_graph(["smollm2", "gemma3"], runtime).arun(QUESTION)
     assert "Paris" in result.answer
     decision = next(d for d in result.decisions if d["type"] == "fuse")
     assert decision["strategy"] == "token_ensemble" and set(decision["scores"]) == {"smollm2", "gemma3"}
@@ -350,15 +349,52 @@ async def test_tokens_stream_as_token_events() -> None:
 
 
 @pytest.mark.integration
-@needs_llama
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize(("model", "twin"), [("smollm2", "smollm2_twin"), ("gemma3", "gemma3_twin")])
-async def test_a_model_ensembled_with_itself_answers_as_it_does_alone(model: str, twin: str) -> None:
-    graph = ensemble_graph([model, twin])
+async def test_a_model_ensembled_with_itself_answers_as_it_does_alone(
+    model: str, twin: str, runtime: str
+) -> None:
+    graph = ensemble_graph([model, twin], runtime)
     alone = await graph.hub[model].acomplete(
         QUESTION, max_tokens=24, temperature=0, extra={"repeat_penalty": 1.0}
     )
     assert (await graph.arun(QUESTION)).answer == alone.text.strip()
-    assert (await ensemble_graph([model]).arun(QUESTION)).answer == alone.text.strip()
+    assert (await ensemble_graph([model], runtime).arun(QUESTION)).answer == alone.text.strip()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_next_token_probabilities_cover_the_likely_tokens(runtime: str) -> None:
+    """xllamacpp reads the top ``next_token_candidates`` tokens (the rest are 0), llama-cpp-python
+    the whole distribution; both put the same token first with nearly the same probability."""
+    import numpy as np
+
+    graph = ensemble_graph(["smollm2"], runtime)
+    messages = [{"role": "user", "content": QUESTION}]
+    scorer = graph.hub["smollm2"].provider.token_scorer(messages)
+    with scorer:
+        probs = scorer.probabilities(scorer.prompt)
+        again = scorer.probabilities(list(scorer.prompt))
+        assert again is probs  # the same context is evaluated once
+        best = int(np.argmax(probs))
+        assert scorer.piece(best) == "The" and 0.3 < probs[best] < 0.7
+        assert 0.9 < probs.sum() <= 1.0 + 1e-6
+        nonzero = int((probs > 0).sum())
+        assert nonzero == 1000 if runtime == "xllamacpp" else nonzero > 40_000
+        assert scorer.tokenize(" Paris") and scorer.detokenize(scorer.tokenize(" Paris")) == b" Paris"
+        assert set(scorer.end_tokens.tolist()) >= {2}  # <|im_end|>
+        assert all(scorer.piece(int(t)) != "<|im_start|>" for t in np.argsort(-probs)[:1000])
+
+
+@pytest.mark.parametrize("candidates", [0, -1])
+def test_bad_next_token_candidates_are_refused(candidates: int) -> None:
+    with pytest.raises(ConfigError, match="next_token_candidates"):
+        ModelHub.from_dict(
+            {
+                "version": 1,
+                "models": {"s": {**EMBEDDED["smollm2"], "options": {"next_token_candidates": candidates}}},
+            }
+        )["s"]
 
 
 @pytest.mark.integration

@@ -4,7 +4,6 @@ examples/quickstart.yaml, streamed. Slow (real models): marked ``integration``."
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,11 @@ from pydantic import BaseModel
 from fusionsdk import ModelHub
 from fusionsdk.graph import compile_file
 from fusionsdk.integrations.langchain import ChatFusion
+from tests.llama_runtimes import needs_embedded
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama-cpp-python"),
+    needs_embedded,
 ]
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"

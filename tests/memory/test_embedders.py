@@ -25,6 +25,7 @@ from fusionsdk.memory.embedders.minilm import MiniLMEmbedder, minilm_model_dir
 from fusionsdk.memory.errors import EmbedderError
 from fusionsdk.registry import default_registry
 from fusionsdk.testing import EmbedderConformance, FakeEmbedder
+from tests.llama_runtimes import HAS_XLLAMACPP, needs_llama_cpp_python
 from tests.memory.embedding_server import EmbeddingServer
 
 
@@ -202,3 +203,18 @@ def test_llamacpp_options_and_missing_file(tmp_path: Path) -> None:
         LlamaCppEmbedder({"model": "nope"}).embed(["hi"])
     assert LlamaCppEmbedder({"path": "/m/nomic.gguf"}).identity == "llamacpp:nomic.gguf"
     assert isinstance(EmbedderError("x"), FusionError)
+    with pytest.raises(ConfigError, match="runtime"):
+        LlamaCppEmbedder({"model": "smollm2", "runtime": "llama"})
+
+
+@pytest.mark.integration
+@needs_llama_cpp_python
+@pytest.mark.skipif(not HAS_XLLAMACPP, reason="needs fusionsdk[local] (xllamacpp)")
+def test_llamacpp_runtimes_embed_alike() -> None:
+    """The same mean-pooled vectors on both runtimes (stores built on one serve the other)."""
+    texts = ["The cat sat on the mat.", "Stock markets fell sharply.", "word " * 600]  # the last truncated
+    x = LlamaCppEmbedder({"model": "smollm2", "runtime": "xllamacpp"})
+    lcp = LlamaCppEmbedder({"model": "smollm2", "runtime": "llama-cpp-python"})
+    assert x.dimension == lcp.dimension == 576 and x.identity == lcp.identity
+    for a, b in zip(x.embed(texts), lcp.embed(texts), strict=True):
+        assert sum(p * q for p, q in zip(a, b, strict=True)) > 0.99

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.llama_runtimes import needs_embedded
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
-        importlib.util.find_spec("sentence_transformers") is None
-        or importlib.util.find_spec("llama_cpp") is None,
-        reason="needs fusionsdk[memory]",
+        importlib.util.find_spec("sentence_transformers") is None, reason="needs fusionsdk[memory]"
     ),
+    needs_embedded,
 ]
 
 

@@ -1,30 +1,76 @@
-"""The embedded ``llamacpp`` provider with the two bundled models, in this process."""
+"""The embedded ``llamacpp`` provider with the two bundled models, in this process, on each
+llama.cpp runtime (xllamacpp, the default, and llama-cpp-python)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
+from typing import Any
 
 import pytest
 
 import fusionsdk
-from fusionsdk.errors import ProviderTimeout
+from fusionsdk.errors import ConfigError, FusionError, ProviderTimeout
 from fusionsdk.providers.hub import ModelHub
+from fusionsdk.providers.llamacpp_runtime import resolve_runtime
 from fusionsdk.providers.model import Completion
+from tests.llama_runtimes import HAS_XLLAMACPP, RUNTIMES, needs_embedded
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama-cpp-python"),
-]
+pytestmark = [pytest.mark.integration]
 
 QUESTION = "What is the capital of France?"
 
 
+def _specs(runtime: str, **extra: Any) -> dict[str, Any]:
+    return {
+        name: {"provider": "llamacpp", "model": model, "options": {"runtime": runtime}, **extra}
+        for name, model in (("smollm2", "smollm2-135m-instruct"), ("gemma3", "gemma3-270m"))
+    }
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def hub() -> ModelHub:
-    """The embedded models, smollm2 and gemma3."""
-    return ModelHub.embedded()
+def hub(runtime: str) -> ModelHub:
+    """The embedded models, smollm2 and gemma3, on one runtime."""
+    return ModelHub.from_dict({"version": 1, "models": _specs(runtime)})
+
+
+@needs_embedded
+def test_the_default_runtime_is_xllamacpp_when_installed() -> None:
+    provider = ModelHub.embedded()["smollm2"].provider
+    provider.count_tokens("Hello")  # loads the model
+    expected = "xllamacpp" if HAS_XLLAMACPP else "llama-cpp-python"
+    assert provider._model().runtime == expected  # type: ignore[attr-defined]
+
+
+def test_an_unknown_or_missing_runtime_is_a_config_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigError, match="unknown llama.cpp runtime 'llama'"):
+        resolve_runtime("llama")  # type: ignore[arg-type]
+    with pytest.raises(FusionError, match="runtime"):  # options are checked when the hub is built
+        ModelHub.from_dict({"version": 1, "models": _specs("llama")})
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("xllamacpp", "llama_cpp") else real(name, *a),
+    )
+    with pytest.raises(ConfigError, match=r"fusionsdk\[llama-cpp-python\]"):
+        resolve_runtime("llama-cpp-python")
+    with pytest.raises(ConfigError, match=r"pip install 'fusionsdk\[local\]'"):
+        resolve_runtime("xllamacpp")
+    with pytest.raises(ConfigError, match=r"fusionsdk\[local\].*fusionsdk\[llama-cpp-python\]"):
+        resolve_runtime("auto")
+    hub = ModelHub.from_dict({"version": 1, "models": _specs("auto")})
+    with pytest.raises(ConfigError, match=r"fusionsdk\[local\]"):
+        hub["smollm2"].provider.count_tokens("Hello")
 
 
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
@@ -86,8 +132,8 @@ async def test_concurrent_calls_all_succeed(hub: ModelHub) -> None:
     assert len({r.text for r in results}) == 1  # greedy and serialised: the same answer each time
 
 
-async def test_a_timeout_stops_generation_and_the_model_stays_usable() -> None:
-    spec = {"provider": "llamacpp", "model": "smollm2-135m-instruct"}
+async def test_a_timeout_stops_generation_and_the_model_stays_usable(runtime: str) -> None:
+    spec = _specs(runtime)["smollm2"]
     hub = fusionsdk.ModelHub.from_dict(
         {
             "version": 1,
@@ -106,8 +152,8 @@ async def test_a_timeout_stops_generation_and_the_model_stays_usable() -> None:
     assert time.monotonic() - started < 10  # the timed-out generation stopped, it did not run on
 
 
-async def test_a_stream_timeout_is_a_provider_timeout() -> None:
-    spec = {"provider": "llamacpp", "model": "smollm2-135m-instruct", "retry": {"attempts": 1}}
+async def test_a_stream_timeout_is_a_provider_timeout(runtime: str) -> None:
+    spec = {**_specs(runtime)["smollm2"], "retry": {"attempts": 1}}
     hub = fusionsdk.ModelHub.from_dict({"version": 1, "models": {"hasty": {**spec, "timeout_s": 0.001}}})
     with pytest.raises(ProviderTimeout):
         async for _ in hub["hasty"].astream("Write a long story about a dragon.", max_tokens=512):

@@ -8,14 +8,15 @@ import openai
 import pytest
 
 from fusionsdk.serve.app import create_app
+from tests.llama_runtimes import needs_embedded
 from tests.serve.helpers import AppServer
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
 
 
 @pytest.mark.integration
+@needs_embedded
 def test_real_quickstart_answers_from_a_model_and_the_graph() -> None:
-    pytest.importorskip("llama_cpp")
     with AppServer(create_app([QUICKSTART], environ={})) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=120)
         question = [{"role": "user", "content": "What is the capital of France?"}]

@@ -74,6 +74,7 @@ from fusionsdk.testing import (
     RouterConformance,
     fake_model,
 )
+from tests.llama_runtimes import needs_embedded, needs_llama_cpp_python
 
 _SERVER = "talks to a served model over HTTP; tests/providers runs it against loopback test servers"
 _NODE = "a graph node kind, built by the graph compiler with a NodeContext; covered by the graph tests"
@@ -466,15 +467,23 @@ class TestReplayProvider(ProviderConformance):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[memory]")
+@needs_embedded
 class TestLlamaCppProvider(ProviderConformance):
-    """The embedded provider on the bundled SmolLM2 (greedy, so deterministic)."""
+    """The embedded provider on the bundled SmolLM2 (greedy, so deterministic), default runtime."""
 
     plugin_class = LlamaCppProvider
     spec_fields: ClassVar[dict[str, Any]] = {"model": "smollm2-135m-instruct"}
     deterministic = True
     max_tokens = 6
     concurrent_calls = 3
+
+
+@pytest.mark.integration
+@needs_llama_cpp_python
+class TestLlamaCppProviderOnLlamaCppPython(TestLlamaCppProvider):
+    """The same on the compiled runtime."""
+
+    plugin_options: ClassVar[dict[str, Any]] = {"runtime": "llama-cpp-python"}
 
 
 # -- memory stores and embedders -----------------------------------------------------------------
@@ -512,14 +521,25 @@ class TestMiniLMEmbedder(EmbedderConformance):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs fusionsdk[memory]")
+@needs_embedded
 class TestLlamaCppEmbedder(EmbedderConformance):
-    """Embeddings of the bundled SmolLM2 GGUF (mean pooled)."""
+    """Embeddings of the bundled SmolLM2 GGUF (mean pooled), default runtime."""
 
     plugin_class = LlamaCppEmbedder
     plugin_options: ClassVar[dict[str, Any]] = {"model": "smollm2-135m-instruct"}
     large_batch_size = 12
     long_text_words = 200
+
+
+@pytest.mark.integration
+@needs_llama_cpp_python
+class TestLlamaCppEmbedderOnLlamaCppPython(TestLlamaCppEmbedder):
+    """The same on the compiled runtime."""
+
+    plugin_options: ClassVar[dict[str, Any]] = {
+        "model": "smollm2-135m-instruct",
+        "runtime": "llama-cpp-python",
+    }
 
 
 # -- the built-ins, installed or declared ---------------------------------------------------------
