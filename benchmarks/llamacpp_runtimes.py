@@ -156,6 +156,7 @@ def xllamacpp_server(embedding: bool = False) -> Any:
     params.model.path = gguf_path()
     params.n_ctx = 2048
     params.n_parallel = 1
+    params.verbosity = -1  # llama.cpp's log lines off
     params.use_jinja = True  # the GGUF's own chat template
     params.cpuparams.n_threads = THREADS
     params.cpuparams_batch.n_threads = THREADS
