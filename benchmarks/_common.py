@@ -100,7 +100,7 @@ def machine_facts() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
-    for dist in ("fusionsdk", "litellm", "llama-cpp-python", "httpx", "openai"):
+    for dist in ("fusionsdk", "litellm", "xllamacpp", "llama-cpp-python", "httpx", "openai"):
         try:
             facts[dist] = version(dist)
         except PackageNotFoundError:

@@ -353,7 +353,9 @@ FINDINGS = """\
   when a LiteLLM-backed model is first called (in a worker thread, outside the call's timeout),
   not at import.
 - **Embedded.** Generation runs in llama.cpp either way; the provider adds a worker-thread hop and
-  a cheap logits processor (to stop on cancellation), which do not show at this scale.
+  a cheap per-token check to stop on cancellation (a streaming callback on xllamacpp, a logits
+  processor on llama-cpp-python), which do not show at this scale. On a shared 2-core machine the
+  per-round ratios spread widely; the medians are the figures to read.
 - **Graph.** The graph figures use stub models that answer at once, so they show the bare cost of
   the adapter, trace and budget checks per run (a few hundred microseconds); with real models
   that is lost in the models' latency, and a panel runs its models concurrently. The ratio sits
