@@ -436,6 +436,7 @@ class LlamaCppProvider(Provider):
         with loaded.lock:
             chunks, recorder = self._run(request, cancel, stream=True)
             assert not isinstance(chunks, dict)
+            chunks = _mapping_errors(chunks)  # the stream checks the prompt on its first step
             completion_tokens, finish = 0, None
             at_start = self.mode == "completion"  # complete() strips completion text; match it
             for chunk in chunks:
@@ -490,6 +491,14 @@ def _template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             rendered.append(message)
     return rendered
+
+
+def _mapping_errors(chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``chunks`` with llama-cpp-python's ValueErrors mapped to provider errors."""
+    try:
+        yield from chunks
+    except ValueError as err:
+        raise _map_value_error(err) from None
 
 
 def _map_value_error(err: ValueError) -> ProviderError:
