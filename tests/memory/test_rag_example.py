@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.llama_runtimes import HAS_LLAMA_CPP_PYTHON, needs_embedded
+from tests.llama_runtimes import needs_embedded
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,15 +39,6 @@ def fusionsdk(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_rag_example_answers_from_added_files_with_citations(tmp_path: Path) -> None:
     config = (REPO / "examples" / "rag.yaml").read_text()
-    if HAS_LLAMA_CPP_PYTHON:
-        # The answer docs/memory.md shows. SmolLM2-135M's first token here is a near tie (the
-        # answer's "The" against the fenced source's "<"), which llama-cpp-python's numerics
-        # resolve to an answer and xllamacpp's to an echo of the first source.
-        config = config.replace(
-            "model: smollm2-135m-instruct}",
-            "model: smollm2-135m-instruct, options: {runtime: llama-cpp-python}}",
-        )
-        assert "runtime: llama-cpp-python" in config
     (tmp_path / "rag.yaml").write_text(config)
     shutil.copytree(REPO / "examples" / "docs", tmp_path / "docs")
     added = fusionsdk("memory", "add", "--config", "rag.yaml", "docs", "--json", cwd=tmp_path)
@@ -61,9 +52,7 @@ def test_rag_example_answers_from_added_files_with_citations(tmp_path: Path) -> 
     assert asked.returncode == 0, asked.stderr
     result = json.loads(asked.stdout)
     answer = result["answer"]
-    assert answer.split("Sources:")[0].strip()
-    if HAS_LLAMA_CPP_PYTHON:
-        assert "3" in answer.split("Sources:")[0]
+    assert "3-year" in answer.split("Sources:")[0] or "3 year" in answer.split("Sources:")[0]
     assert "Sources:" in answer and "docs/lumen-lamp.md" in answer
     retrieve = next(d for d in result["decisions"] if d["type"] == "retrieve")
     assert retrieve["hits"][0]["source"] == "docs/lumen-lamp.md"
