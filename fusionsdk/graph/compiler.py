@@ -138,11 +138,13 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
     return step
 
 
-def _chosen_by(router: str) -> Callable[[RunState], str]:
+def _chosen_by(router: str) -> Callable[[RunState], Awaitable[str]]:
     """The edge function of router node ``router``: the target it chose this time (its own
-    latest decision, so routers on parallel branches do not read each other's choice)."""
+    latest decision, so routers on parallel branches do not read each other's choice). A
+    coroutine function, so LangGraph runs it on the event loop (a plain function would be
+    handed to a worker thread on every run)."""
 
-    def chosen(state: RunState) -> str:
+    async def chosen(state: RunState) -> str:
         for decision in reversed(state.get("decisions") or []):
             if decision.get("node") == router and decision.get("type") == "route":
                 return str(decision["target"])

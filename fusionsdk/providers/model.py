@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -75,6 +76,18 @@ _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 _NO_RETRY = RetrySpec(attempts=1)
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
 EWMA_ALPHA = 0.2
+
+T = TypeVar("T")
+
+
+async def _within(awaitable: Awaitable[T], timeout_s: float | None) -> T:
+    """``awaitable``'s result, or TimeoutError after ``timeout_s`` (the per-attempt and
+    per-chunk timeouts). On Python 3.11+ the awaitable runs in the caller's task under
+    ``asyncio.timeout`` (``asyncio.wait_for`` of 3.11 starts a task for it on every call)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout_s):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout_s)  # pragma: no cover  # Python 3.10
 
 
 @dataclass(frozen=True)
@@ -593,9 +606,7 @@ class Model:
         async with self._semaphore():
             self.breaker.before_call(self.name)
             try:
-                response = await asyncio.wait_for(
-                    self.provider.complete(request), timeout=self.spec.timeout_s
-                )
+                response = await _within(self.provider.complete(request), self.spec.timeout_s)
             except BaseException as exc:
                 failure = self._failed(exc)
             else:
@@ -768,7 +779,7 @@ class Model:
         fallbacks still apply while only such chunks have arrived."""
         while True:
             try:
-                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                chunk = await _within(anext(stream), self.spec.timeout_s)
             except StopAsyncIteration:
                 return None
             if chunk.text or chunk.tool_calls or chunk.finish_reason or chunk.usage or chunk.logprobs:
@@ -801,7 +812,7 @@ class Model:
                     yield ModelStreamChunk(chunk.text, tool_calls=chunk.tool_calls)
                 failure: BaseException | None = None
                 try:
-                    chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                    chunk = await _within(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
                     chunk = None
                 except BaseException as exc:
