@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -79,15 +78,17 @@ EWMA_ALPHA = 0.2
 
 T = TypeVar("T")
 
+#: ``asyncio.timeout`` (Python 3.11+): the per-attempt and per-chunk timeouts run the awaited
+#: call in the caller's task (``asyncio.wait_for`` of 3.11 starts a task for it on every call).
+_timeout: Callable[[float | None], Any] | None = getattr(asyncio, "timeout", None)
+
 
 async def _within(awaitable: Awaitable[T], timeout_s: float | None) -> T:
-    """``awaitable``'s result, or TimeoutError after ``timeout_s`` (the per-attempt and
-    per-chunk timeouts). On Python 3.11+ the awaitable runs in the caller's task under
-    ``asyncio.timeout`` (``asyncio.wait_for`` of 3.11 starts a task for it on every call)."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout_s):
-            return await awaitable
-    return await asyncio.wait_for(awaitable, timeout_s)  # pragma: no cover  # Python 3.10
+    """``awaitable``'s result, or TimeoutError after ``timeout_s`` (the per-chunk timeouts)."""
+    if _timeout is None:  # pragma: no cover  # Python 3.10
+        return await asyncio.wait_for(awaitable, timeout_s)
+    async with _timeout(timeout_s):
+        return await awaitable
 
 
 @dataclass(frozen=True)
@@ -591,27 +592,31 @@ class Model:
         self.load.add(1)
         try:
             await self._prepare()
-
-            async def timed() -> tuple[ProviderResponse, float]:
-                started = time.perf_counter()
-                response = await self._attempt(request)
-                return response, time.perf_counter() - started
-
-            (response, latency), attempts = await call_with_retries(policy, timed)
+            attempt = functools.partial(self._attempt, request)
+            (response, latency), attempts = await call_with_retries(policy, attempt)
         finally:
             self.load.add(-1)
         return self._finish(request, response, latency, attempts)
 
-    async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
+    async def _attempt(self, request: CompletionRequest) -> tuple[ProviderResponse, float]:
+        """One attempt under the concurrency limit, breaker and timeout: the response and its
+        latency (from before the wait for a slot). The provider is awaited here, with no
+        coroutine in between: each time it waits on the network, every frame above it is
+        resumed."""
+        started = time.perf_counter()
         async with self._semaphore():
             self.breaker.before_call(self.name)
             try:
-                response = await _within(self.provider.complete(request), self.spec.timeout_s)
+                if _timeout is None:  # pragma: no cover  # Python 3.10
+                    response = await asyncio.wait_for(self.provider.complete(request), self.spec.timeout_s)
+                else:
+                    async with _timeout(self.spec.timeout_s):
+                        response = await self.provider.complete(request)
             except BaseException as exc:
                 failure = self._failed(exc)
             else:
                 self.breaker.record_success()
-                return response
+                return response, time.perf_counter() - started
         raise failure  # outside the handler: nothing chains to the error it replaced
 
     def _failed(self, exc: BaseException) -> BaseException:
