@@ -412,6 +412,23 @@ class Model:
             return None
         return next((m for m in usable if m.healthy), usable[0]).name
 
+    def _turns(
+        self, chain: Sequence[Model], screen: _PrivacyScreen, errors: Sequence[ProviderError]
+    ) -> Iterator[tuple[Model, bool, list[Model]]]:
+        """The models of ``chain`` in the order a call tries them: the first, then after each
+        failure (the caller adds it to ``errors``) the fallback :meth:`_next` chooses; those the
+        privacy screen refuses are skipped. Each comes with whether to retry it (only when no
+        healthy fallback is left to fail over to) and the models still left."""
+        remaining = list(chain)
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            if screen.refuses(candidate):
+                continue
+            retry = not (
+                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
+            )
+            yield candidate, retry, remaining
+
     @staticmethod
     def _next(remaining: list[Model]) -> Model:
         """Take the fallback to fail over to: the first healthy one now (health is read at the
@@ -535,15 +552,7 @@ class Model:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         chain = self._chain()
-        remaining = list(chain)
-        while remaining:
-            candidate = self._next(remaining) if errors else remaining.pop(0)
-            if screen.refuses(candidate):
-                continue
-            # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (
-                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
-            )
+        for candidate, retry, remaining in self._turns(chain, screen, errors):
             try:
                 attributes = functools.partial(candidate._span_attributes, request)
                 with telemetry.span(candidate._span_name(), attributes) as span:
@@ -698,15 +707,7 @@ class Model:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         chain = self._chain()
-        remaining = list(chain)
-        while remaining:
-            candidate = self._next(remaining) if errors else remaining.pop(0)
-            if screen.refuses(candidate):
-                continue
-            # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (
-                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
-            )
+        for candidate, retry, remaining in self._turns(chain, screen, errors):
             span = telemetry.start_span(
                 candidate._span_name(), functools.partial(candidate._span_attributes, request, stream=True)
             )
