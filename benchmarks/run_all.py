@@ -336,14 +336,13 @@ FINDINGS = """\
   client CPU on this machine, so 5% is about 0.2 ms, and the ratio moves by a few hundredths
   between runs on this shared 2-core machine (separate full runs during development gave 1.04 to
   1.11, the highest while another process kept one core busy; see the spread over rounds above).
-  Where fusionsdk's time goes: the control row shows that wrapping the raw call in
-  `asyncio.wait_for`, which is how the adapter enforces `timeout_s`, alone accounts for roughly
-  half of the gap: on Python 3.11 it runs the provider call in a task of its own, one more task and
+  Where fusionsdk's time goes: the adapter enforces `timeout_s` with `asyncio.timeout()` (Python
+  3.11+; the control row wraps the raw call the same way), so the provider call runs in the
+  caller's task: `asyncio.wait_for`, used before, ran it in a task of its own, one more task and
   event-loop turn per call. The rest is the adapter's own work (concurrency limit, breaker, retry
   layer, parameter validation, building the `Completion`): a few tens of microseconds in a tight
-  loop around an instant provider (last table), somewhat more between real HTTP calls. Using
-  `asyncio.timeout()` (Python 3.11+) instead of `asyncio.wait_for` would remove the extra task;
-  in a trial it lowered the ratio by about 0.01.
+  loop around an instant provider (last table), somewhat more between real HTTP calls, where the
+  adapter's code runs with cold caches after LiteLLM's.
 - **Concurrency.** At equal concurrency both sides are bound by LiteLLM's client-side CPU cost
   per call (a few ms), not by the stub server, and fusionsdk's throughput stays within a few
   percent of LiteLLM's: its extra CPU per call is the adapter cost measured above. Wall-clock

@@ -21,11 +21,13 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["locked", "read_json_file", "write_json_file"]
+__all__ = ["locked", "read_json_as", "read_json_file", "write_json_file"]
+
+T = TypeVar("T")
 
 _PATH_LOCKS: dict[str, threading.Lock] = {}
 _PATH_LOCKS_GUARD = threading.Lock()
@@ -47,6 +49,20 @@ def read_json_file(path: Path, what: str) -> Any:
         return json.loads(text)
     except ValueError as err:
         raise ValueError(f"{path} is not JSON: {err}") from None
+
+
+def read_json_as(path: Path, what: str, parse: Callable[[Any], T]) -> T:
+    """The file at ``path`` read as JSON (:func:`read_json_file`) and turned into an object by
+    ``parse``, whose ValueError comes out naming the file.
+
+    Raises:
+        ValueError: Missing, unreadable, not JSON, or refused by ``parse``.
+    """
+    data = read_json_file(path, what)
+    try:
+        return parse(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def write_json_file(path: Path, data: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fusionsdk.files import locked, read_json_file, write_json_file
+from fusionsdk.files import locked, read_json_as, read_json_file, write_json_file
 
 
 def test_write_then_read_round_trips_and_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -52,3 +52,23 @@ def test_locked_updates_take_turns(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert read_json_file(path, "count file") == {"n": 80}
+
+
+def _positive(data: object) -> int:
+    if not isinstance(data, int) or data <= 0:
+        raise ValueError("count: not a positive whole number")
+    return data
+
+
+def test_read_json_as_parses_and_names_the_file_in_every_error(tmp_path: Path) -> None:
+    path = tmp_path / "count.json"
+    path.write_text("3", encoding="utf-8")
+    assert read_json_as(path, "count file", _positive) == 3
+    path.write_text("-1", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"count\.json: count: not a positive whole number"):
+        read_json_as(path, "count file", _positive)
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"count\.json is not JSON"):
+        read_json_as(path, "count file", _positive)
+    with pytest.raises(ValueError, match=r"count file not found: .*gone\.json"):
+        read_json_as(tmp_path / "gone.json", "count file", _positive)

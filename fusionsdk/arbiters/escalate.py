@@ -68,19 +68,8 @@ class EscalateArbiter(ConflictArbiter["EscalateArbiter.Options"]):
         if opts.temperature is not None:
             params["temperature"] = opts.temperature
         tally = SpendTally()
-        pieces: list[str] = []
-        async for chunk in stronger.astream(
-            self._prompt(task, candidates), metadata=dict(context.metadata), **params
-        ):
-            if chunk.completion is not None:
-                tally.add_completion(chunk.completion)
-            elif chunk.discard:  # restarted on a fallback model: the text so far is void
-                pieces.clear()
-                context.discard()
-            elif chunk.text:
-                pieces.append(chunk.text)
-                context.emit(chunk.text)
-        text = "".join(pieces)
+        chunks = stronger.astream(self._prompt(task, candidates), metadata=dict(context.metadata), **params)
+        text = await tally.relay(chunks, context)
         keys = self.answer_keys([text, *(c.text for c in candidates)])
         match = next((c for c, k in zip(candidates, keys[1:], strict=True) if k == keys[0]), None)
         agrees = f", agreeing with {match.model}" if match else ", a new answer"

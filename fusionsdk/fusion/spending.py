@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fusionsdk.providers.model import Completion
+    from fusionsdk.fusion.base import FusionContext
+    from fusionsdk.providers.model import Completion, ModelStreamChunk
 
 __all__ = ["SpendTally"]
 
@@ -34,6 +35,22 @@ class SpendTally:
     def add_completion(self, completion: Completion) -> None:
         """Add a model call's :class:`~fusionsdk.providers.model.Completion`."""
         self.add(completion.usage.as_dict(), completion.cost_usd)
+
+    async def relay(self, chunks: AsyncIterable[ModelStreamChunk], context: FusionContext) -> str:
+        """The text of a streamed model answer (what judges, aggregators and stronger models
+        stream), emitted through ``context`` as it comes (``context.discard()`` when the answer
+        restarts on a fallback model: the text so far is void), its usage and cost added here."""
+        pieces: list[str] = []
+        async for chunk in chunks:
+            if chunk.completion is not None:
+                self.add_completion(chunk.completion)
+            elif chunk.discard:
+                pieces.clear()
+                context.discard()
+            elif chunk.text:
+                pieces.append(chunk.text)
+                context.emit(chunk.text)
+        return "".join(pieces)
 
     @property
     def tokens(self) -> int:

@@ -145,23 +145,15 @@ class MixtureOfAgents(Fuser["MixtureOfAgents.Options"]):
         tally = SpendTally()
         for _ in range(opts.layers - 1):
             references = await self._propose(proposers, task, references, tally, dict(context.metadata))
-        pieces: list[str] = []
-        async for chunk in aggregator.astream(
+        chunks = aggregator.astream(
             moa_messages(opts.instruction, task, references),
             metadata=dict(context.metadata),
             **self._params(),
-        ):
-            if chunk.completion is not None:
-                tally.add_completion(chunk.completion)
-            elif chunk.discard:  # restarted on a fallback model: the text so far is void
-                pieces.clear()
-                context.discard()
-            elif chunk.text:
-                pieces.append(chunk.text)
-                context.emit(chunk.text)
+        )
+        text = await tally.relay(chunks, context)
         layers = f" over {opts.layers} layers" if opts.layers > 1 else ""
         return FusionResult(
-            text="".join(pieces),
+            text=text,
             winner=None,
             scores={c.model: 1.0 for c in chosen},
             reason=f"aggregator {opts.aggregator} synthesised {len(chosen)} of "

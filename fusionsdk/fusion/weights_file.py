@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fusionsdk.files import read_json_file, write_json_file
+from fusionsdk.files import read_json_as, write_json_file
 
 __all__ = [
     "FORMAT_VERSION",
@@ -147,11 +147,7 @@ def read_weights(path: Path) -> WeightsData:
     Raises:
         ValueError: Missing, unreadable or malformed file (the message says which and where).
     """
-    data = read_json_file(path, "weights file")
-    try:
-        return WeightsData.from_json(data)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    return read_json_as(path, "weights file", WeightsData.from_json)
 
 
 def write_weights(path: Path, data: WeightsData | Mapping[str, Any]) -> None:

@@ -138,11 +138,14 @@ def _traced(name: str, kind: str, node: Node, context: NodeContext) -> NodeFn:
     return step
 
 
-def _chosen_by(router: str) -> Callable[[RunState], str]:
+def _chosen_by(router: str) -> Callable[[Mapping[str, Any]], Awaitable[str]]:
     """The edge function of router node ``router``: the target it chose this time (its own
-    latest decision, so routers on parallel branches do not read each other's choice)."""
+    latest decision, so routers on parallel branches do not read each other's choice). A
+    coroutine function, so LangGraph runs it on the event loop (a plain function would be
+    handed to a worker thread on every run). Its state is typed ``Mapping``: LangGraph would
+    read a ``RunState`` hint as a schema of its own, with reducer channels."""
 
-    def chosen(state: RunState) -> str:
+    async def chosen(state: Mapping[str, Any]) -> str:
         for decision in reversed(state.get("decisions") or []):
             if decision.get("node") == router and decision.get("type") == "route":
                 return str(decision["target"])
@@ -186,6 +189,8 @@ def compile_config(
     """
     from langgraph.graph import StateGraph
 
+    from fusionsdk.graph.channels import state_schema
+
     if not isinstance(config, FusionConfig):
         config = parse_config(config)
     if not config.nodes:
@@ -197,10 +202,10 @@ def compile_config(
     memories = MemoryHub(config.memory, registry, base)  # checked now, opened on first use
     context = NodeContext(ModelHub(config, registry), registry, config.budget, base, memories)
     nodes = build_nodes(config, context)
-    builder = StateGraph(RunState)
+    schema = state_schema()  # RunState as LangGraph keeps it: given to every node and edge too
+    builder: Any = StateGraph(schema)
     for name, node in nodes.items():
-        step = _traced(name, config.nodes[name].kind, node, context)
-        builder.add_node(name, step)  # type: ignore[call-overload]  # its overloads miss async callables
+        builder.add_node(name, _traced(name, config.nodes[name].kind, node, context), input_schema=schema)
     _wire(builder, config, nodes)
     check_cycles(
         config.edges, {name: node.route_targets() for name, node in nodes.items() if node.route_targets()}

@@ -37,17 +37,23 @@ if TYPE_CHECKING:
 __all__ = ["Graph", "GraphEvent", "RunEnd", "RunHook", "RunResult"]
 
 
-@contextlib.asynccontextmanager
-async def _typed_errors() -> AsyncIterator[None]:
-    """LangGraph's own run-time errors as :class:`GraphError` (no untyped error escapes)."""
-    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+class _typed_errors:  # used as a function: ``async with _typed_errors():``
+    """LangGraph's own run-time errors as :class:`GraphError` (no untyped error escapes). A
+    class, not a generator context manager: every run enters one."""
 
-    try:
-        yield
-    except GraphRecursionError:
-        raise GraphError("the run went round a loop too many times (recursion_limit 100)") from None
-    except InvalidUpdateError as err:
-        raise GraphError(f"nodes wrote the state in conflicting ways: {str(err).splitlines()[0]}") from None
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> None:
+        if exc is None:
+            return
+        from langgraph.errors import GraphRecursionError, InvalidUpdateError
+
+        if isinstance(exc, GraphRecursionError):
+            raise GraphError("the run went round a loop too many times (recursion_limit 100)") from None
+        if isinstance(exc, InvalidUpdateError):
+            first = str(exc).splitlines()[0]
+            raise GraphError(f"nodes wrote the state in conflicting ways: {first}") from None
 
 
 def _last_writer(snapshot: Any) -> str | None:
@@ -299,13 +305,14 @@ class Graph:
             evaluation: A measuring run (what ``fusionsdk eval`` makes): nothing is kept and
                 no ``on_run_end`` hook is called, so routers that learn do not log it.
         """
+        new_thread = not thread_id
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         span = telemetry.start_span(*self._span(thread_id))
         token = telemetry.attach(span)
         try:
             async for event in self._astream(
-                config, thread_id, task, metadata, checkpoint, resume, evaluation
+                config, thread_id, task, metadata, checkpoint, resume, evaluation, new_thread
             ):
                 if event.result is not None:
                     self._finish_span(span, event.result)
@@ -349,13 +356,14 @@ class Graph:
         checkpoint: str | Path | CheckpointSpec | bool | None,
         resume: Any,
         evaluation: bool,
+        new_thread: bool = False,
     ) -> AsyncIterator[GraphEvent]:
         # With no checkpointer there is no state to read back: keep the last values instead.
         stateless = evaluation or checkpoint is False
         modes = ["updates", "custom", "values"] if stateless else ["updates", "custom"]
         values: dict[str, Any] = {}
         async with self._app(checkpoint, evaluation, thread_id) as (app, options), _typed_errors():
-            graph_input = await self._input(app, config, task, metadata, resume)
+            graph_input = await self._input(app, config, task, metadata, resume, new_thread)
             async for mode, chunk in app.astream(graph_input, config, stream_mode=modes, **options):
                 if mode == "values":
                     values = chunk
@@ -410,11 +418,12 @@ class Graph:
 
         Takes the same arguments as :meth:`astream`.
         """
+        new_thread = not thread_id
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
         with telemetry.span(*self._span(thread_id)) as span:
             async with self._app(checkpoint, evaluation, thread_id) as (app, options), _typed_errors():
-                graph_input = await self._input(app, config, task, metadata, resume)
+                graph_input = await self._input(app, config, task, metadata, resume, new_thread)
                 values = await app.ainvoke(graph_input, config, **options)
                 result = self._result_from_values(values, thread_id)
                 if not evaluation:
@@ -436,16 +445,24 @@ class Graph:
         return apply_feedback(run_id, score, registry=self.context.registry)
 
     async def _input(
-        self, app: Any, config: dict[str, Any], task: str | None, metadata: dict[str, Any] | None, resume: Any
+        self,
+        app: Any,
+        config: dict[str, Any],
+        task: str | None,
+        metadata: dict[str, Any] | None,
+        resume: Any,
+        new_thread: bool = False,
     ) -> Any:
         """The graph input: a fresh state, the reply to a paused thread, or (no task and no
-        reply) None, which continues a thread from its last checkpoint (after a crash)."""
+        reply) None, which continues a thread from its last checkpoint (after a crash). A thread
+        given by the caller may have kept a sensitive flag from earlier runs: it is read back
+        (a ``new_thread``, whose id this run just drew, has kept nothing)."""
         from langgraph.checkpoint.base import BaseCheckpointSaver
 
         if resume is None and task is not None:
             kept = None
-            if isinstance(app.checkpointer, BaseCheckpointSaver):  # the thread's flag from earlier runs
-                kept = (await app.aget_state(config)).values.get("privacy")
+            if not new_thread and isinstance(app.checkpointer, BaseCheckpointSaver):
+                kept = (await app.aget_state(config)).values.get("privacy")  # the thread's flag
             return self._initial(task, metadata, kept)
         from langgraph.types import Command
 

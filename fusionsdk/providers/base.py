@@ -319,8 +319,15 @@ class Provider(Generic[ProviderOptionsT], ABC):
 
     @property
     def locality_decision(self) -> LocalityDecision:
-        """Where the model runs and why (the spec, the ``base_url`` host, or the provider)."""
-        return decide_locality(self.spec, default=self.default_locality, by_host=self.locality_by_host)
+        """Where the model runs and why (the spec, the ``base_url`` host, or the provider).
+        Kept for the spec it was decided for: every call reads it, several times."""
+        spec, default, by_host = self.spec, self.default_locality, self.locality_by_host
+        kept = self.__dict__.get("_locality")
+        if kept is not None and kept[0] is spec and kept[1] == default and kept[2] == by_host:
+            return kept[3]  # type: ignore[no-any-return]
+        decision = decide_locality(spec, default=default, by_host=by_host)
+        self.__dict__["_locality"] = (spec, default, by_host, decision)
+        return decision
 
     @property
     def locality(self) -> Locality:

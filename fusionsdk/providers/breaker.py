@@ -44,11 +44,17 @@ class CircuitBreaker:
             return self._state()
 
     def _state(self) -> State:
+        """The state now (called with the lock held; subclasses keep it elsewhere)."""
         if self._opened_at is None:
             return "closed"
         if self._clock() - self._opened_at >= self.policy.cooldown_s:
             return "half-open"
         return "open"
+
+    def _seconds_to_probe(self) -> float:
+        """Seconds until the open breaker lets a probe through (called with the lock held)."""
+        assert self._opened_at is not None
+        return max(0.0, self.policy.cooldown_s - (self._clock() - self._opened_at))
 
     @property
     def healthy(self) -> bool:
@@ -68,8 +74,7 @@ class CircuitBreaker:
             if state == "half-open" and not self._probe_in_flight:
                 self._probe_in_flight = True
                 return
-            assert self._opened_at is not None
-            wait = max(0.0, self.policy.cooldown_s - (self._clock() - self._opened_at))
+            wait = self._seconds_to_probe()
             raise CircuitOpen(
                 f"circuit open after repeated failures; next probe in {wait:.1f}s",
                 model=model,

@@ -23,11 +23,12 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from fusionsdk.config.models import Locality, ModelSpec
+from fusionsdk.config.models import Locality, LocalitySetting, ModelSpec
 
 __all__ = ["LocalityDecision", "decide_locality", "host_locality", "unix_socket_path"]
 
@@ -67,8 +68,11 @@ def unix_socket_path(base_url: str) -> str | None:
     return unquote(parts.netloc) if parts.scheme == UNIX_SCHEME and parts.netloc else None
 
 
+@functools.lru_cache(maxsize=1024)
 def host_locality(base_url: str) -> LocalityDecision:
-    """Classify the host of ``base_url`` alone (no DNS look-up, no connection)."""
+    """Classify the host of ``base_url`` alone (no DNS look-up, no connection). The answer
+    depends on the text of ``base_url`` only, so it is worked out once per URL (every call of
+    a model reads its locality)."""
     socket = unix_socket_path(base_url)
     if socket is not None:
         return LocalityDecision("local", f"Unix socket {socket}")
@@ -95,10 +99,19 @@ def decide_locality(spec: ModelSpec, *, default: Locality, by_host: bool) -> Loc
         default: The provider's locality when neither the spec nor the host decides.
         by_host: Whether the provider serves the model from ``base_url`` (so the host decides).
     """
-    if spec.locality != "auto":
-        return LocalityDecision(spec.locality, f"config says {spec.locality}")
-    if by_host and spec.base_url:
-        return host_locality(spec.base_url)
+    return _decide(spec.locality, spec.base_url if by_host else None, spec.provider, default)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decide(
+    configured: LocalitySetting, host_url: str | None, provider: str, default: Locality
+) -> LocalityDecision:
+    """:func:`decide_locality` on the spec's fields it reads (``host_url``: the ``base_url``
+    when the host decides), so each combination is worked out once."""
+    if configured != "auto":
+        return LocalityDecision(configured, f"config says {configured}")
+    if host_url:
+        return host_locality(host_url)
     if default == "local":
         return LocalityDecision("local", "in-process")
-    return LocalityDecision("hosted", f"{spec.provider}: hosted unless the config says local")
+    return LocalityDecision("hosted", f"{provider}: hosted unless the config says local")

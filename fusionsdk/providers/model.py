@@ -22,9 +22,9 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -75,6 +75,20 @@ _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 _NO_RETRY = RetrySpec(attempts=1)
 #: Weight of the newest latency in :attr:`Model.latency_ewma_s`.
 EWMA_ALPHA = 0.2
+
+T = TypeVar("T")
+
+#: ``asyncio.timeout`` (Python 3.11+): the per-attempt and per-chunk timeouts run the awaited
+#: call in the caller's task (``asyncio.wait_for`` of 3.11 starts a task for it on every call).
+_timeout: Callable[[float | None], Any] | None = getattr(asyncio, "timeout", None)
+
+
+async def _within(awaitable: Awaitable[T], timeout_s: float | None) -> T:
+    """``awaitable``'s result, or TimeoutError after ``timeout_s`` (the per-chunk timeouts)."""
+    if _timeout is None:  # pragma: no cover  # Python 3.10
+        return await asyncio.wait_for(awaitable, timeout_s)
+    async with _timeout(timeout_s):
+        return await awaitable
 
 
 @dataclass(frozen=True)
@@ -398,6 +412,23 @@ class Model:
             return None
         return next((m for m in usable if m.healthy), usable[0]).name
 
+    def _turns(
+        self, chain: Sequence[Model], screen: _PrivacyScreen, errors: Sequence[ProviderError]
+    ) -> Iterator[tuple[Model, bool, list[Model]]]:
+        """The models of ``chain`` in the order a call tries them: the first, then after each
+        failure (the caller adds it to ``errors``) the fallback :meth:`_next` chooses; those the
+        privacy screen refuses are skipped. Each comes with whether to retry it (only when no
+        healthy fallback is left to fail over to) and the models still left."""
+        remaining = list(chain)
+        while remaining:
+            candidate = self._next(remaining) if errors else remaining.pop(0)
+            if screen.refuses(candidate):
+                continue
+            retry = not (
+                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
+            )
+            yield candidate, retry, remaining
+
     @staticmethod
     def _next(remaining: list[Model]) -> Model:
         """Take the fallback to fail over to: the first healthy one now (health is read at the
@@ -521,15 +552,7 @@ class Model:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         chain = self._chain()
-        remaining = list(chain)
-        while remaining:
-            candidate = self._next(remaining) if errors else remaining.pop(0)
-            if screen.refuses(candidate):
-                continue
-            # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (
-                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
-            )
+        for candidate, retry, remaining in self._turns(chain, screen, errors):
             try:
                 attributes = functools.partial(candidate._span_attributes, request)
                 with telemetry.span(candidate._span_name(), attributes) as span:
@@ -578,29 +601,31 @@ class Model:
         self.load.add(1)
         try:
             await self._prepare()
-
-            async def timed() -> tuple[ProviderResponse, float]:
-                started = time.perf_counter()
-                response = await self._attempt(request)
-                return response, time.perf_counter() - started
-
-            (response, latency), attempts = await call_with_retries(policy, timed)
+            attempt = functools.partial(self._attempt, request)
+            (response, latency), attempts = await call_with_retries(policy, attempt)
         finally:
             self.load.add(-1)
         return self._finish(request, response, latency, attempts)
 
-    async def _attempt(self, request: CompletionRequest) -> ProviderResponse:
+    async def _attempt(self, request: CompletionRequest) -> tuple[ProviderResponse, float]:
+        """One attempt under the concurrency limit, breaker and timeout: the response and its
+        latency (from before the wait for a slot). The provider is awaited here, with no
+        coroutine in between: each time it waits on the network, every frame above it is
+        resumed."""
+        started = time.perf_counter()
         async with self._semaphore():
             self.breaker.before_call(self.name)
             try:
-                response = await asyncio.wait_for(
-                    self.provider.complete(request), timeout=self.spec.timeout_s
-                )
+                if _timeout is None:  # pragma: no cover  # Python 3.10
+                    response = await asyncio.wait_for(self.provider.complete(request), self.spec.timeout_s)
+                else:
+                    async with _timeout(self.spec.timeout_s):
+                        response = await self.provider.complete(request)
             except BaseException as exc:
                 failure = self._failed(exc)
             else:
                 self.breaker.record_success()
-                return response
+                return response, time.perf_counter() - started
         raise failure  # outside the handler: nothing chains to the error it replaced
 
     def _failed(self, exc: BaseException) -> BaseException:
@@ -682,15 +707,7 @@ class Model:
         errors: list[ProviderError] = []
         screen = _PrivacyScreen(self.privacy, request)
         chain = self._chain()
-        remaining = list(chain)
-        while remaining:
-            candidate = self._next(remaining) if errors else remaining.pop(0)
-            if screen.refuses(candidate):
-                continue
-            # retry this deployment only when no healthy fallback is left to fail over to
-            retry = not (
-                self.spec.retry.prefer_fallback and any(m.healthy and not screen.blocks(m) for m in remaining)
-            )
+        for candidate, retry, remaining in self._turns(chain, screen, errors):
             span = telemetry.start_span(
                 candidate._span_name(), functools.partial(candidate._span_attributes, request, stream=True)
             )
@@ -768,7 +785,7 @@ class Model:
         fallbacks still apply while only such chunks have arrived."""
         while True:
             try:
-                chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                chunk = await _within(anext(stream), self.spec.timeout_s)
             except StopAsyncIteration:
                 return None
             if chunk.text or chunk.tool_calls or chunk.finish_reason or chunk.usage or chunk.logprobs:
@@ -801,7 +818,7 @@ class Model:
                     yield ModelStreamChunk(chunk.text, tool_calls=chunk.tool_calls)
                 failure: BaseException | None = None
                 try:
-                    chunk = await asyncio.wait_for(anext(stream), self.spec.timeout_s)
+                    chunk = await _within(anext(stream), self.spec.timeout_s)
                 except StopAsyncIteration:
                     chunk = None
                 except BaseException as exc:

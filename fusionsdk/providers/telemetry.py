@@ -20,7 +20,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -107,24 +107,42 @@ def enabled() -> bool:
     return _tracer() is not None
 
 
-@contextlib.contextmanager
-def span(
-    name: str, attributes: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
-) -> Iterator[Any]:
+class span:  # used as a function: ``with span(name, attributes) as current:``
     """A span made current for the block (None when tracing is off). ``attributes`` may be a
     function, called only when tracing is on. An exception leaving the block sets
-    ``error.type`` and an error status, then propagates."""
-    tracer = _tracer()
-    if tracer is None:
-        yield None
-        return
-    values = attributes() if callable(attributes) else attributes or {}
-    with tracer.start_as_current_span(name, attributes=_clean(values), record_exception=False) as current:
-        try:
-            yield current
-        except BaseException as exc:
-            fail(current, exc)
-            raise
+    ``error.type`` and an error status, then propagates.
+
+    A class rather than a generator context manager: every model call, node and run enters one,
+    and with tracing off it should cost next to nothing.
+    """
+
+    __slots__ = ("_attributes", "_current", "_name", "_opened")
+
+    def __init__(
+        self, name: str, attributes: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
+    ) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._opened: Any = None
+
+    def __enter__(self) -> Any:
+        tracer = _tracer()
+        if tracer is None:
+            return None
+        attributes = self._attributes
+        values = attributes() if callable(attributes) else attributes or {}
+        opened = tracer.start_as_current_span(self._name, attributes=_clean(values), record_exception=False)
+        self._current = opened.__enter__()
+        self._opened = opened
+        return self._current
+
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool | None:
+        opened, self._opened = self._opened, None
+        if opened is None:
+            return None
+        if exc is not None:
+            fail(self._current, exc)
+        return opened.__exit__(kind, exc, traceback)  # type: ignore[no-any-return]
 
 
 def start_span(name: str, attributes: Callable[[], Mapping[str, Any]]) -> Any:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fusionsdk.config.lookup import find_node
+from fusionsdk.config.lookup import NodeRef
 from fusionsdk.errors import ConfigError, GraphError, PluginError
 from fusionsdk.files import locked
 from fusionsdk.providers.privacy import SENSITIVE_KEY
@@ -184,11 +184,10 @@ class FeedbackLog:
 
 
 def _router_spec(graph: RoutedGraph, node: str) -> tuple[str, dict[str, Any]] | None:
-    """(strategy, options) of the router a router or agent node uses, from the config."""
-    try:
-        router = find_node(graph.config, node).router
-    except ConfigError:
-        return None
+    """(strategy, options) of the router a router or agent node uses, from the config (None:
+    no such node, or no router). Looked up by name: every run that routed ends here."""
+    spec = graph.config.nodes.get(node)
+    router = NodeRef(node, spec.kind, spec.fields).router if spec is not None else None
     return (router.strategy, router.options) if router is not None else None
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionsdk.files import read_json_file, write_json_file
+from fusionsdk.files import read_json_as, write_json_file
 from fusionsdk.routing.predictors import PREDICTORS, Predictor
 
 __all__ = ["FORMAT_VERSION", "RouterModel", "read_router_model", "write_router_model"]
@@ -192,11 +192,7 @@ def read_router_model(path: Path) -> RouterModel:
     Raises:
         ValueError: Missing, unreadable or malformed file (the message says which and where).
     """
-    data = read_json_file(path, "router model file")
-    try:
-        return RouterModel.from_json(data)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    return read_json_as(path, "router model file", RouterModel.from_json)
 
 
 def write_router_model(path: Path, model: RouterModel) -> None:

@@ -79,6 +79,31 @@ def test_the_spec_decides_when_it_says_so() -> None:
     assert decide_locality(near, default="local", by_host=True).locality == "hosted"
 
 
+def test_decisions_worked_out_once_still_follow_each_spec() -> None:
+    decided = [
+        decide_locality(
+            spec(provider="tgi", base_url=url, locality=setting), default="local", by_host=by_host
+        )
+        for _ in range(2)  # the second round is answered from the cache: the same answers
+        for url in (REMOTE_TGI, "http://127.0.0.1:1")
+        for setting in ("auto", "hosted")
+        for by_host in (True, False)
+    ]
+    first, second = decided[:8], decided[8:]
+    assert first == second
+    assert [d.locality for d in first] == [
+        "hosted",
+        "local",
+        "hosted",
+        "hosted",
+        "local",
+        "local",
+        "hosted",
+        "hosted",
+    ]
+    assert host_locality(REMOTE_TGI) is host_locality(REMOTE_TGI)
+
+
 def test_bad_locality_names_its_path() -> None:
     with pytest.raises(ConfigError) as caught:
         ModelSpec(name="m", provider="tgi", locality="nearby")  # type: ignore[arg-type]

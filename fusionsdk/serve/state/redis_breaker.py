@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk.config.models import BreakerSpec
-from fusionsdk.errors import CircuitOpen
 from fusionsdk.providers.breaker import CircuitBreaker, State
 
 if TYPE_CHECKING:
@@ -87,22 +86,10 @@ class RedisBreaker(CircuitBreaker):
             return "open"
         return "half-open" if self._tripped else "closed"
 
-    # -- the CircuitBreaker protocol -------------------------------------------------------------
+    def _seconds_to_probe(self) -> float:
+        return max(0.0, (self._open_until or self._clock()) - self._clock())
 
-    def before_call(self, model: str | None = None) -> None:
-        with self._lock:
-            state = self._state()
-            if state == "closed":
-                return
-            if state == "half-open" and not self._probe_in_flight:
-                self._probe_in_flight = True
-                return
-            wait = max(0.0, (self._open_until or self._clock()) - self._clock())
-            raise CircuitOpen(
-                f"circuit open after repeated failures; next probe in {wait:.1f}s",
-                model=model,
-                deployment=self.deployment,
-            )
+    # -- the CircuitBreaker protocol (before_call is the base class's, on the view) ---------------
 
     def record_success(self) -> None:
         with self._lock:
