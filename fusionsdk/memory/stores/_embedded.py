@@ -87,7 +87,6 @@ def acquire_client(folder: Path, timeout_s: float) -> Any:
         chromadb = require_extra("chromadb", "memory", "Chroma memory stores")
         lock = _lock(folder, timeout_s)
         try:
-
             client = chromadb.PersistentClient(path=key, settings=chroma_settings())
         except Exception as err:  # chroma raises many kinds; none may escape raw
             lock.release()
