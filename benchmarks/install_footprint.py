@@ -185,8 +185,15 @@ def render(sizes: dict[str, Any], installs: list[dict[str, Any]]) -> str:
     lines = [
         "## Install footprint",
         "",
-        "Command: `python benchmarks/install_footprint.py --install --write` (not in CI: it installs "
-        "fresh virtualenvs).",
+        (
+            "Command: `python benchmarks/install_footprint.py --install --write` (not in CI: it installs "
+            "fresh virtualenvs)."
+            if installs
+            else "Command: `python benchmarks/install_footprint.py --write` (sizes only; `--install` also "
+            "times fresh installs of each extra). The README's first install is timed from scratch, "
+            "without pip's cache, in [llama.cpp runtimes]"
+            "(#llamacpp-runtimes-xllamacpp-default-and-llama-cpp-python)."
+        ),
         "",
         "What each direct requirement brings, measured on the installed files of this environment "
         f"(Python {sizes['python']}). *closure*: everything it pulls in; *alone*: what no other "
