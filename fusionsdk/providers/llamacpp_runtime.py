@@ -105,11 +105,11 @@ class LlamaOptions:
     runtime: Runtime = "auto"
 
 
-class LlamaModel:
-    """A loaded ``Llama`` object and the lock that serialises its use.
+class LoadedGGUF:
+    """What every runtime's loaded model holds: its file, its options and the lock that
+    serialises its use.
 
     Args:
-        llama: The ``llama_cpp.Llama`` object.
         path: The GGUF file.
         options: How it was loaded.
 
@@ -117,14 +117,29 @@ class LlamaModel:
         key: Identity of the loaded model (file and options); orders locks taken together.
     """
 
-    runtime = "llama-cpp-python"
+    runtime = ""
 
-    def __init__(self, llama: Any, path: str, options: LlamaOptions) -> None:
-        self.llama = llama
+    def __init__(self, path: str, options: LlamaOptions) -> None:
         self.path = path
         self.options = options
         self.lock = threading.Lock()
         self.key = f"{path}|{options}"
+
+
+class LlamaModel(LoadedGGUF):
+    """A loaded ``Llama`` object and the lock that serialises its use.
+
+    Args:
+        llama: The ``llama_cpp.Llama`` object.
+        path: The GGUF file.
+        options: How it was loaded.
+    """
+
+    runtime = "llama-cpp-python"
+
+    def __init__(self, llama: Any, path: str, options: LlamaOptions) -> None:
+        super().__init__(path, options)
+        self.llama = llama
 
     @functools.cached_property
     def end_tokens(self) -> NDArray[np.intp]:

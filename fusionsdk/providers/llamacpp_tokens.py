@@ -20,8 +20,32 @@ from fusionsdk.providers.llamacpp_runtime import LlamaModel
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+    from typing_extensions import Self
 
-__all__ = ["LlamaEngine", "LlamaTokenScorer"]
+__all__ = ["HeldScorer", "LlamaEngine", "LlamaTokenScorer"]
+
+
+class HeldScorer:
+    """A token scorer's ``with`` block: holds its model's lock and starts from a fresh context.
+
+    Subclasses set ``_model`` (a loaded model with a ``lock``) and say how to start afresh.
+    """
+
+    _model: Any
+
+    def _reset(self) -> None:
+        """Forget the context evaluated so far (called with the lock held)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._model.lock.acquire()
+        self._reset()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._model.lock.release()
 
 
 class LlamaEngine:
@@ -95,7 +119,7 @@ _ENGINES: dict[str, LlamaEngine] = {}
 _GUARD = threading.Lock()
 
 
-class LlamaTokenScorer:
+class LlamaTokenScorer(HeldScorer):
     """The embedded provider's :class:`~fusionsdk.providers.base.TokenScorer` for one prompt.
 
     Args:
@@ -113,15 +137,8 @@ class LlamaTokenScorer:
         self._model = model
         self._engine = LlamaEngine.of(model)
 
-    def __enter__(self) -> LlamaTokenScorer:
-        self._model.lock.acquire()
+    def _reset(self) -> None:
         self._engine.reset()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._model.lock.release()
 
     def probabilities(self, context: list[int]) -> NDArray[np.float64]:
         """The next-token distribution after ``context`` (the prompt and the answer so far)."""

@@ -14,10 +14,10 @@ token outside the top N has probability 0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk.providers.base import Message, StreamChunk, TokenLogprob, Usage
+from fusionsdk.providers.llamacpp_tokens import HeldScorer
 
 if TYPE_CHECKING:
     import threading
@@ -107,7 +107,7 @@ def render_prompt(
     return model.tokenize(model.apply_template(messages), bos=True), []
 
 
-class XLlamaTokenScorer:
+class XLlamaTokenScorer(HeldScorer):
     """The embedded provider's :class:`~fusionsdk.providers.base.TokenScorer` on xllamacpp.
 
     Args:
@@ -130,15 +130,8 @@ class XLlamaTokenScorer:
         self._context: list[int] | None = None
         self._probs: Any = None
 
-    def __enter__(self) -> XLlamaTokenScorer:
-        self._model.lock.acquire()
+    def _reset(self) -> None:
         self._context = None
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._model.lock.release()
 
     def probabilities(self, context: list[int]) -> NDArray[np.float64]:
         """The top-N next-token probabilities after ``context`` (0 for the other tokens)."""

@@ -13,11 +13,11 @@ server has one slot, so its prompt cache serves the caller that holds the lock).
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fusionsdk.errors import BadRequest, ConfigError, ContextWindowExceeded, ProviderError
+from fusionsdk.providers.llamacpp_runtime import LoadedGGUF
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,16 +32,13 @@ __all__ = ["XLlamaModel", "load_server"]
 _END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "</s>")
 
 
-class XLlamaModel:
+class XLlamaModel(LoadedGGUF):
     """A GGUF file served in-process by xllamacpp, and the lock that serialises its use.
 
     Args:
         server: The ``xllamacpp.Server``.
         path: The GGUF file.
         options: How it was loaded.
-
-    Attributes:
-        key: Identity of the loaded model (file and options); orders locks taken together.
     """
 
     runtime = "xllamacpp"
@@ -49,11 +46,8 @@ class XLlamaModel:
     def __init__(self, server: Any, path: str, options: LlamaOptions) -> None:
         import httpx
 
+        super().__init__(path, options)
         self.server = server
-        self.path = path
-        self.options = options
-        self.lock = threading.Lock()
-        self.key = f"{path}|{options}"
         self._http = httpx.Client(base_url=server.listening_address, timeout=120)
 
     # -- the loopback endpoints --------------------------------------------------------------
