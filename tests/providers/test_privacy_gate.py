@@ -11,38 +11,17 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from fusionsdk.errors import AllModelsFailed, FusionError, PrivacyViolation, ProviderUnavailable
 from fusionsdk.graph import compile_config
-from fusionsdk.providers.base import CompletionRequest, ProviderResponse
+from fusionsdk.providers.base import CompletionRequest
 from fusionsdk.providers.hub import ModelHub
-from fusionsdk.registry import default_registry
-from fusionsdk.testing import FakeProvider, fake_model
-
-
-class HostedFake(FakeProvider):
-    """A fake that records every request any instance receives."""
-
-    seen: ClassVar[list[CompletionRequest]] = []
-
-    async def complete(self, request: CompletionRequest) -> ProviderResponse:
-        HostedFake.seen.append(request)
-        return await super().complete(request)
-
-
-@pytest.fixture(autouse=True)
-def hosted_fake() -> Iterator[None]:
-    HostedFake.seen.clear()
-    default_registry().register("providers", "hosted_fake", HostedFake, replace=True)
-    try:
-        yield
-    finally:
-        default_registry().unregister("providers", "hosted_fake")
+from fusionsdk.testing import fake_model
+from tests.providers.hosted_fake import HostedFake, hosted_fake  # noqa: F401 (autouse fixture)
 
 
 def local(*responses: str) -> dict[str, Any]:

@@ -14,38 +14,16 @@ import copy
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from fusionsdk.errors import ConfigError, FusionError, PrivacyViolation
 from fusionsdk.graph import compile_config
-from fusionsdk.providers.base import CompletionRequest, ProviderResponse
 from fusionsdk.providers.hub import ModelHub
 from fusionsdk.providers.privacy_scope import privacy_scope
-from fusionsdk.registry import default_registry
-from fusionsdk.testing import FakeProvider
 from tests.memory.embedding_server import EmbeddingServer
-
-
-class HostedFake(FakeProvider):
-    """A fake that records every request any instance receives."""
-
-    seen: ClassVar[list[CompletionRequest]] = []
-
-    async def complete(self, request: CompletionRequest) -> ProviderResponse:
-        HostedFake.seen.append(request)
-        return await super().complete(request)
-
-
-@pytest.fixture(autouse=True)
-def hosted_fake() -> Iterator[None]:
-    HostedFake.seen.clear()
-    default_registry().register("providers", "hosted_fake", HostedFake, replace=True)
-    try:
-        yield
-    finally:
-        default_registry().unregister("providers", "hosted_fake")
+from tests.providers.hosted_fake import HostedFake, hosted_fake  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture(scope="module")
