@@ -137,13 +137,7 @@ class RedisState(SharedState):
         try:
             return await self._scripts[name](keys=list(keys), args=list(args))
         except Exception as err:
-            raise ApiError(
-                503,
-                f"shared state unavailable ({type(err).__name__})",
-                type="service_unavailable",
-                code="state_unavailable",
-                retry_after=1.0,
-            ) from None
+            raise _unavailable(err, retry_after=1.0) from None
 
     def breaker(self, deployment: str, policy: BreakerSpec) -> CircuitBreaker:
         found = self._breakers.get(deployment)
@@ -216,12 +210,18 @@ class RedisState(SharedState):
             try:
                 await self.client.incrbyfloat(spent_key, cost_usd)
             except Exception as err:
-                raise ApiError(
-                    503,
-                    f"shared state unavailable ({type(err).__name__})",
-                    type="service_unavailable",
-                    code="state_unavailable",
-                ) from None
+                raise _unavailable(err) from None
 
     async def spent_usd(self, key_id: str) -> float:
         return float(await self.client.get(self._keys(key_id)[2]) or 0.0)
+
+
+def _unavailable(err: Exception, retry_after: float | None = None) -> ApiError:
+    """The 503 a request gets when Redis, the shared state, fails (``err`` named, not shown)."""
+    return ApiError(
+        503,
+        f"shared state unavailable ({type(err).__name__})",
+        type="service_unavailable",
+        code="state_unavailable",
+        retry_after=retry_after,
+    )
