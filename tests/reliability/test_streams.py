@@ -34,6 +34,17 @@ def hub(server: FaultServer, fallback: bool = True) -> ModelHub:
     return ModelHub.from_dict({"version": 1, "models": models})
 
 
+def one_agent_with_fallback(server: FaultServer) -> dict[str, Any]:
+    """A one-agent graph config whose model ``a`` falls back to ``b``, both on ``server``."""
+    spec = {"provider": "openai_compatible", "base_url": server.base_url, **FAST}
+    return {
+        "version": 1,
+        "models": {"a": {**spec, "fallbacks": ["b"]}, "b": spec},
+        "nodes": {"ask": {"kind": "agent", "model": "a"}},
+        "edges": [["START", "ask"], ["ask", "END"]],
+    }
+
+
 def visible(chunks: list[ModelStreamChunk]) -> str:
     """The text a caller shows once it applies every discard."""
     text = ""
@@ -106,13 +117,7 @@ async def test_an_empty_role_chunk_is_not_text_sent_so_retries_still_apply(
 
 @pytest.mark.parametrize("cut", range(1, WORDS))
 async def test_graph_token_events_carry_the_discard(faults: FaultServer, cut: int) -> None:  # noqa: F811
-    spec = {"provider": "openai_compatible", "base_url": faults.base_url, **FAST}
-    config: dict[str, Any] = {
-        "version": 1,
-        "models": {"a": {**spec, "fallbacks": ["b"]}, "b": spec},
-        "nodes": {"ask": {"kind": "agent", "model": "a"}},
-        "edges": [["START", "ask"], ["ask", "END"]],
-    }
+    config = one_agent_with_fallback(faults)
     faults.script("a", [Disconnect(cut)])
     text, result = "", None
     async for event in compile_config(config).astream("hi"):
@@ -162,13 +167,7 @@ async def test_graph_runnable_streams_refuse_a_discard_of_streamed_text(faults: 
     pytest.importorskip("langchain_core")
     from fusionsdk.errors import GraphError
 
-    spec = {"provider": "openai_compatible", "base_url": faults.base_url, **FAST}
-    config: dict[str, Any] = {
-        "version": 1,
-        "models": {"a": {**spec, "fallbacks": ["b"]}, "b": spec},
-        "nodes": {"ask": {"kind": "agent", "model": "a"}},
-        "edges": [["START", "ask"], ["ask", "END"]],
-    }
+    config = one_agent_with_fallback(faults)
     runnable = compile_config(config).as_runnable(checkpoint=False)
     faults.script("a", [Disconnect(2)])
     with pytest.raises(GraphError, match="restarted its streamed answer"):
